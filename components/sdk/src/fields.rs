@@ -1,0 +1,71 @@
+//! Reading fields of a JSON payload, with errors that name the field.
+
+use crate::time::parse_instant;
+use crate::types::{FieldError, RecordError, Timestamp};
+use serde_json::Value;
+
+/// Parses a JSON payload (a UTF-8 byte-order mark is allowed).
+pub fn parse_json(payload: &[u8]) -> Result<Value, RecordError> {
+    let bytes = payload.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(payload);
+    serde_json::from_slice(bytes).map_err(|e| RecordError::Malformed(format!("invalid JSON: {e}")))
+}
+
+/// The value at a dotted path (`instanceOwner.partyId`); `null` counts as absent.
+pub fn at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.')
+        .try_fold(v, |v, key| v.get(key))
+        .filter(|v| !v.is_null())
+}
+
+/// A string (or number, as text) at `path`; empty strings count as absent.
+pub fn text(v: &Value, path: &str) -> Option<String> {
+    match at(v, path)? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Like [`text`], but a missing value is an error naming the field.
+pub fn required_text(v: &Value, path: &str) -> Result<String, RecordError> {
+    text(v, path).ok_or_else(|| RecordError::MissingField(path.to_string()))
+}
+
+/// A boolean at `path`; absent is false.
+pub fn flag(v: &Value, path: &str) -> bool {
+    at(v, path).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// An RFC 3339 instant at `path`, if present; an unreadable one is an error naming the field.
+pub fn instant(v: &Value, path: &str) -> Result<Option<Timestamp>, RecordError> {
+    match text(v, path) {
+        None => Ok(None),
+        Some(s) => parse_instant(&s).map(Some).map_err(|message| invalid(path, message)),
+    }
+}
+
+/// Like [`instant`], but a missing value is an error naming the field.
+pub fn required_instant(v: &Value, path: &str) -> Result<Timestamp, RecordError> {
+    instant(v, path)?.ok_or_else(|| RecordError::MissingField(path.to_string()))
+}
+
+/// An `invalid-field` error.
+pub fn invalid(field: &str, message: impl Into<String>) -> RecordError {
+    RecordError::InvalidField(FieldError { field: field.to_string(), message: message.into() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_errors_name_the_field() {
+        let v = parse_json(b"\xEF\xBB\xBF{\"a\":{\"b\":\"x\",\"n\":5,\"e\":\"\",\"t\":\"nope\"}}").unwrap();
+        assert_eq!(text(&v, "a.b").as_deref(), Some("x"));
+        assert_eq!(text(&v, "a.n").as_deref(), Some("5"));
+        assert_eq!(text(&v, "a.e"), None);
+        assert_eq!(required_text(&v, "a.c"), Err(RecordError::MissingField("a.c".into())));
+        assert!(matches!(instant(&v, "a.t"), Err(RecordError::InvalidField(FieldError { field, .. })) if field == "a.t"));
+        assert!(matches!(parse_json(b"{"), Err(RecordError::Malformed(_))));
+    }
+}

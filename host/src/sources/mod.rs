@@ -1,0 +1,64 @@
+//! Source connectors: where raw records come from. Each yields [`Fetched`] items one at a
+//! time (streaming), each either a record or a failure that names where it was read.
+
+pub mod files;
+
+use dialogsync_sdk::time::parse_instant;
+use serde_json::Value;
+
+/// One record as fetched, before any component has seen it.
+#[derive(Debug, Clone)]
+pub struct RawRecord {
+    /// The record's id at its source.
+    pub source_id: String,
+    /// Orderable version: larger is newer (microseconds for timestamps).
+    pub version: i64,
+    /// Bytes exactly as the source gave them.
+    pub payload: Vec<u8>,
+    pub content_type: String,
+    /// Where it was read, for people: `file.ndjson:12`, `page.json#instances[3]`.
+    pub origin: String,
+}
+
+/// A record that could not even be read: a dead letter before any component runs.
+#[derive(Debug, Clone)]
+pub struct ReadFailure {
+    pub origin: String,
+    pub error: String,
+    pub payload: Option<Vec<u8>>,
+}
+
+pub type Fetched = Result<RawRecord, ReadFailure>;
+
+/// Which JSON fields identify a record and its version.
+#[derive(Debug, Clone)]
+pub struct RecordKeys {
+    pub id_field: String,
+    pub version_fields: Vec<String>,
+}
+
+impl RecordKeys {
+    /// Makes a raw record of one JSON payload, naming the field when one is missing or bad.
+    pub fn record(&self, payload: Vec<u8>, origin: String) -> Fetched {
+        let fail = |error: String, payload: Vec<u8>| Err(ReadFailure { origin: origin.clone(), error, payload: Some(payload) });
+        let value: Value = match serde_json::from_slice(&payload) {
+            Ok(v) => v,
+            Err(e) => return fail(format!("invalid JSON: {e}"), payload),
+        };
+        let source_id = match value.get(&self.id_field) {
+            Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => return fail(format!("no `{}` field naming the record", self.id_field), payload),
+        };
+        let version = self.version_fields.iter().find_map(|f| match value.get(f)? {
+            Value::Number(n) => Some(n.as_i64().ok_or_else(|| format!("`{f}` is not an integer"))),
+            Value::String(s) => Some(parse_instant(s).map_err(|e| format!("`{f}`: {e}"))),
+            _ => None,
+        });
+        match version {
+            Some(Ok(version)) => Ok(RawRecord { source_id, version, payload, content_type: "application/json".into(), origin }),
+            Some(Err(e)) => fail(format!("bad version: {e}"), payload),
+            None => fail(format!("no version field ({})", self.version_fields.join(", ")), payload),
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! The store: sqlx on SQLite (the embedded default), migrations embedded in the binary.
+//! Each batch of the pipeline is committed by [`Store::commit`] in one transaction: staged
+//! records, dialogs, change events, dead letters and the checkpoint together.
+
+use serde::Serialize;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store URL `{0}` is not supported (use sqlite://FILE)")]
+    Url(String),
+    #[error("opening store {url}: {source}")]
+    Open { url: String, source: sqlx::Error },
+    #[error("migrating store: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("store: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// What became of a fetched record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Migrated,
+    Unchanged,
+    Skipped,
+    Waiting,
+    Dead,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Migrated => "migrated",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Skipped => "skipped",
+            Outcome::Waiting => "waiting",
+            Outcome::Dead => "dead",
+        }
+    }
+}
+
+/// A fetched record version and its outcome.
+#[derive(Debug, Clone)]
+pub struct Staged {
+    pub source_id: String,
+    pub content_hash: String,
+    pub version: i64,
+    pub content_type: String,
+    pub payload: Vec<u8>,
+    pub origin: String,
+    pub outcome: Outcome,
+    pub reason: Option<String>,
+    pub waiting_party: Option<String>,
+    pub dialog_id: Option<String>,
+}
+
+/// A dialog row: the indexed columns and the document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DialogRow {
+    pub id: String,
+    pub source_id: String,
+    pub source_version: i64,
+    pub content_hash: String,
+    pub party: String,
+    pub service_resource: String,
+    pub status: String,
+    pub system_label: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub transformer_hash: String,
+    pub projector_hash: String,
+    pub document: String,
+}
+
+/// The version of a dialog already stored, for the newer-version-wins decision.
+#[derive(Debug, Clone)]
+pub struct Current {
+    pub id: String,
+    pub source_version: i64,
+    pub content_hash: String,
+    pub document: String,
+}
+
+/// A record that failed, for the dead-letter table.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetter {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    pub source: String,
+    /// `source_id@hash` for records that were read, the origin for ones that could not be.
+    pub record_key: String,
+    pub source_id: Option<String>,
+    pub origin: String,
+    /// read, transform, party, project, validate.
+    pub phase: String,
+    pub component: Option<String>,
+    pub error: String,
+    #[serde(skip)]
+    pub payload: Option<Vec<u8>>,
+    pub attempts: i64,
+}
+
+/// Everything one batch writes, committed together.
+#[derive(Debug, Default)]
+pub struct Commit {
+    pub staged: Vec<Staged>,
+    pub upserts: Vec<(DialogRow, &'static str)>,
+    /// Raw source ids whose record is gone at the source: dialogs made from them are deleted.
+    pub deletes: Vec<String>,
+    pub dead: Vec<DeadLetter>,
+    /// Source ids that succeeded: their dead letters are resolved.
+    pub resolved: Vec<String>,
+    /// Origins that were read fine this time: their read failures are resolved.
+    pub read_ok: Vec<String>,
+    pub checkpoint: Option<(String, String)>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the store at `url`.
+    pub async fn open(url: &str) -> Result<Store> {
+        if !url.starts_with("sqlite:") {
+            return Err(StoreError::Url(url.into()));
+        }
+        let open = |source| StoreError::Open { url: url.into(), source };
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(open)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(std::time::Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(open)?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// Which of `(source_id, content_hash)` are already staged with a final outcome.
+    pub async fn staged_final(&self, source: &str, keys: &[(String, String)]) -> Result<HashSet<(String, String)>> {
+        if keys.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT source_id, content_hash FROM raw_records WHERE outcome IN ('migrated', 'unchanged', 'skipped') AND source = ");
+        q.push_bind(source).push(" AND (source_id, content_hash) IN (");
+        let mut sep = q.separated(", ");
+        for (id, hash) in keys {
+            sep.push("(").push_bind_unseparated(id).push_unseparated(", ").push_bind_unseparated(hash).push_unseparated(")");
+        }
+        q.push(")");
+        let rows = q.build().fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Party URNs for the given legacy party ids that the register knows.
+    pub async fn parties(&self, ids: &[String]) -> Result<HashMap<String, String>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT party_id, urn FROM parties WHERE party_id IN (");
+        let mut sep = q.separated(", ");
+        for id in ids {
+            sep.push_bind(id);
+        }
+        q.push(")");
+        let rows = q.build().fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// The stored versions of the given element ids of `source`.
+    pub async fn current(&self, source: &str, source_ids: &[String]) -> Result<HashMap<String, Current>> {
+        if source_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT source_id, id, source_version, content_hash, document FROM dialogs WHERE source = ");
+        q.push_bind(source).push(" AND source_id IN (");
+        let mut sep = q.separated(", ");
+        for id in source_ids {
+            sep.push_bind(id);
+        }
+        q.push(")");
+        let rows = q.build().fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), Current { id: r.get(1), source_version: r.get(2), content_hash: r.get(3), document: r.get(4) }))
+            .collect())
+    }
+
+    /// Writes one batch in one transaction.
+    pub async fn commit(&self, source: &str, c: &Commit, components: (&str, &str)) -> Result<()> {
+        let at = now();
+        let mut tx = self.pool.begin().await?;
+        for s in &c.staged {
+            sqlx::query(
+                "INSERT INTO raw_records (source, source_id, content_hash, source_version, content_type, payload, origin, outcome, reason, waiting_party, dialog_id, first_seen, last_seen)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (source, source_id, content_hash) DO UPDATE SET
+                   origin = excluded.origin, outcome = excluded.outcome, reason = excluded.reason,
+                   waiting_party = excluded.waiting_party, dialog_id = excluded.dialog_id, last_seen = excluded.last_seen",
+            )
+            .bind(source).bind(&s.source_id).bind(&s.content_hash).bind(s.version).bind(&s.content_type)
+            .bind(&s.payload).bind(&s.origin).bind(s.outcome.as_str()).bind(&s.reason).bind(&s.waiting_party)
+            .bind(&s.dialog_id).bind(&at).bind(&at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (d, kind) in &c.upserts {
+            // The same element may once have had another id (its creation time changed):
+            // the (source, source_id) row is replaced.
+            sqlx::query("DELETE FROM dialogs WHERE source = ? AND source_id = ? AND id <> ?")
+                .bind(source).bind(&d.source_id).bind(&d.id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO dialogs (id, source, source_id, source_version, content_hash, party, service_resource, status, system_label, created_at, updated_at, transformer_hash, projector_hash, document)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET
+                   source_version = excluded.source_version, content_hash = excluded.content_hash, party = excluded.party,
+                   service_resource = excluded.service_resource, status = excluded.status, system_label = excluded.system_label,
+                   created_at = excluded.created_at, updated_at = excluded.updated_at, transformer_hash = excluded.transformer_hash,
+                   projector_hash = excluded.projector_hash, document = excluded.document",
+            )
+            .bind(&d.id).bind(source).bind(&d.source_id).bind(d.source_version).bind(&d.content_hash).bind(&d.party)
+            .bind(&d.service_resource).bind(&d.status).bind(&d.system_label).bind(d.created_at).bind(d.updated_at)
+            .bind(components.0).bind(components.1).bind(&d.document)
+            .execute(&mut *tx)
+            .await?;
+            if *kind != "unchanged" {
+                sqlx::query("INSERT INTO change_events (dialog_id, kind, source, at) VALUES (?, ?, ?, ?)")
+                    .bind(&d.id).bind(kind).bind(source).bind(&at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        for source_id in &c.deletes {
+            let gone: Vec<String> = sqlx::query_scalar(
+                "DELETE FROM dialogs WHERE id IN (SELECT dialog_id FROM raw_records WHERE source = ? AND source_id = ? AND dialog_id IS NOT NULL) RETURNING id",
+            )
+            .bind(source).bind(source_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            for id in gone {
+                sqlx::query("INSERT INTO change_events (dialog_id, kind, source, at) VALUES (?, 'deleted', ?, ?)")
+                    .bind(id).bind(source).bind(&at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        for id in &c.resolved {
+            sqlx::query("DELETE FROM dead_letters WHERE source = ? AND source_id = ?").bind(source).bind(id).execute(&mut *tx).await?;
+        }
+        for origin in &c.read_ok {
+            sqlx::query("DELETE FROM dead_letters WHERE source = ? AND phase = 'read' AND record_key = ?")
+                .bind(source).bind(origin)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for d in &c.dead {
+            sqlx::query(
+                "INSERT INTO dead_letters (source, record_key, source_id, origin, phase, component, error, payload, first_seen, last_seen)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (source, record_key) DO UPDATE SET
+                   origin = excluded.origin, phase = excluded.phase, component = excluded.component, error = excluded.error,
+                   payload = excluded.payload, attempts = dead_letters.attempts + 1, last_seen = excluded.last_seen",
+            )
+            .bind(source).bind(&d.record_key).bind(&d.source_id).bind(&d.origin).bind(&d.phase).bind(&d.component)
+            .bind(&d.error).bind(&d.payload).bind(&at).bind(&at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some((name, value)) = &c.checkpoint {
+            sqlx::query(
+                "INSERT INTO checkpoints (source, name, value, updated_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (source, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .bind(source).bind(name).bind(value).bind(&at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds a dated changelog entry.
+    pub async fn log(&self, source: Option<&str>, kind: &str, message: &str) -> Result<()> {
+        sqlx::query("INSERT INTO changelog (at, source, kind, message) VALUES (?, ?, ?, ?)")
+            .bind(now()).bind(source).bind(kind).bind(message)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Replaces or adds register entries; returns how many records were waiting for them.
+    pub async fn import_parties(&self, entries: &[(String, String)]) -> Result<u64> {
+        let at = now();
+        let mut tx = self.pool.begin().await?;
+        for (id, urn) in entries {
+            sqlx::query("INSERT INTO parties (party_id, urn, imported_at) VALUES (?, ?, ?) ON CONFLICT (party_id) DO UPDATE SET urn = excluded.urn, imported_at = excluded.imported_at")
+                .bind(id).bind(urn).bind(&at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM raw_records r JOIN parties p ON p.party_id = r.waiting_party WHERE r.outcome = 'waiting'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(waiting as u64)
+    }
+
+    /// One dialog's document.
+    pub async fn dialog(&self, id: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT document FROM dialogs WHERE id = ?").bind(id).fetch_optional(&self.pool).await?)
+    }
+
+    /// Documents, newest updated first.
+    pub async fn search(&self, party: Option<&str>, source: Option<&str>, limit: i64) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT document FROM dialogs WHERE (?1 IS NULL OR party = ?1) AND (?2 IS NULL OR source = ?2)
+             ORDER BY updated_at DESC, id DESC LIMIT ?3",
+        )
+        .bind(party).bind(source).bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn dead_letters(&self, source: Option<&str>) -> Result<Vec<DeadLetter>> {
+        let rows = sqlx::query(
+            "SELECT id, source, record_key, source_id, origin, phase, component, error, attempts FROM dead_letters
+             WHERE (?1 IS NULL OR source = ?1) ORDER BY id",
+        )
+        .bind(source)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| DeadLetter {
+                id: Some(r.get(0)),
+                source: r.get(1),
+                record_key: r.get(2),
+                source_id: r.get(3),
+                origin: r.get(4),
+                phase: r.get(5),
+                component: r.get(6),
+                error: r.get(7),
+                payload: None,
+                attempts: r.get(8),
+            })
+            .collect())
+    }
+}

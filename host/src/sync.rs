@@ -1,0 +1,280 @@
+//! The pipeline for one source: fetched records → stage (content hash: unchanged is a no-op)
+//! → transformer → party register → projector → rule check → newer-version-wins upsert,
+//! committed per batch with change events, dead letters and the checkpoint.
+//!
+//! Every fetched record ends in exactly one bucket of [`Summary`]:
+//! fetched = migrated + unchanged + skipped + waiting + dead.
+
+use crate::runtime::bindings::types::{Element, Party, ProjectionContext, SourceRecord, SyncMode, Transformed};
+use crate::runtime::{Projector, Runtime, Transformer};
+use crate::sources::{Fetched, RawRecord};
+use crate::store::{Commit, DeadLetter, DialogRow, Outcome, Staged, Store};
+use crate::validate;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// What a run did, per bucket.
+#[derive(Debug, Default, Clone, Serialize, PartialEq)]
+pub struct Summary {
+    pub fetched: u64,
+    pub migrated: u64,
+    pub unchanged: u64,
+    pub skipped: u64,
+    pub waiting: u64,
+    pub dead: u64,
+    /// Skips by reason.
+    pub skip_reasons: BTreeMap<String, u64>,
+    /// Party ids that records are waiting for.
+    pub waiting_party_ids: BTreeSet<String>,
+}
+
+impl Summary {
+    fn count(&mut self, o: Outcome) {
+        match o {
+            Outcome::Migrated => self.migrated += 1,
+            Outcome::Unchanged => self.unchanged += 1,
+            Outcome::Skipped => self.skipped += 1,
+            Outcome::Waiting => self.waiting += 1,
+            Outcome::Dead => self.dead += 1,
+        }
+    }
+}
+
+/// One source's pipeline.
+pub struct Pipeline {
+    pub source: String,
+    pub store: Store,
+    pub runtime: Arc<Runtime>,
+    pub transformer: Arc<Transformer>,
+    pub projector: Arc<Projector>,
+    pub mode: SyncMode,
+    /// "Now" for the whole run, microseconds (the projector's clamping rules use it).
+    pub now: i64,
+}
+
+/// A record's fate inside a batch.
+struct Fate {
+    outcome: Outcome,
+    reason: Option<String>,
+    waiting_party: Option<String>,
+    dialog_id: Option<String>,
+}
+
+impl Fate {
+    fn new(outcome: Outcome, reason: Option<String>) -> Fate {
+        Fate { outcome, reason, waiting_party: None, dialog_id: None }
+    }
+}
+
+impl Pipeline {
+    /// Runs every fetched record through the pipeline, batch by batch; `progress` is called
+    /// after each committed batch.
+    pub async fn run(&self, records: impl Iterator<Item = Fetched>, mut progress: impl FnMut(&Summary)) -> anyhow::Result<Summary> {
+        let size = self.runtime.limits().batch_size.max(1);
+        let mut summary = Summary::default();
+        let mut batch = Vec::with_capacity(size);
+        for item in records {
+            batch.push(item);
+            if batch.len() == size {
+                self.batch(std::mem::take(&mut batch), &mut summary).await?;
+                progress(&summary);
+            }
+        }
+        if !batch.is_empty() {
+            self.batch(batch, &mut summary).await?;
+            progress(&summary);
+        }
+        Ok(summary)
+    }
+
+    fn dead(&self, r: &RawRecord, hash: &str, phase: &str, component: Option<String>, error: String) -> DeadLetter {
+        tracing::warn!(source = %self.source, record = %r.source_id, origin = %r.origin, phase, error = %error, "dead letter");
+        DeadLetter {
+            id: None,
+            source: self.source.clone(),
+            record_key: format!("{}@{}", r.source_id, &hash[..16]),
+            source_id: Some(r.source_id.clone()),
+            origin: r.origin.clone(),
+            phase: phase.into(),
+            component,
+            error,
+            payload: Some(r.payload.clone()),
+            attempts: 1,
+        }
+    }
+
+    async fn batch(&self, items: Vec<Fetched>, summary: &mut Summary) -> anyhow::Result<()> {
+        summary.fetched += items.len() as u64;
+        let mut commit = Commit::default();
+        let mut records: Vec<(RawRecord, String)> = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                Ok(r) => {
+                    let hash = hex::encode(Sha256::digest(&r.payload));
+                    commit.read_ok.push(r.origin.clone());
+                    records.push((r, hash));
+                }
+                Err(f) => {
+                    tracing::warn!(source = %self.source, origin = %f.origin, error = %f.error, "unreadable record");
+                    summary.dead += 1;
+                    commit.dead.push(DeadLetter {
+                        id: None,
+                        source: self.source.clone(),
+                        record_key: f.origin.clone(),
+                        source_id: None,
+                        origin: f.origin,
+                        phase: "read".into(),
+                        component: None,
+                        error: f.error,
+                        payload: f.payload,
+                        attempts: 1,
+                    });
+                }
+            }
+        }
+
+        // Stage: a record version already settled is a no-op.
+        let keys: Vec<(String, String)> = records.iter().map(|(r, h)| (r.source_id.clone(), h.clone())).collect();
+        let settled = self.store.staged_final(&self.source, &keys).await?;
+        records.retain(|(r, h)| !settled.contains(&(r.source_id.clone(), h.clone())));
+        summary.unchanged += (keys.len() - records.len()) as u64;
+        let mut fates: Vec<Option<Fate>> = records.iter().map(|_| None).collect();
+
+        // Transform.
+        let inputs: Vec<SourceRecord> = records
+            .iter()
+            .map(|(r, _)| SourceRecord { source_id: r.source_id.clone(), source_version: r.version, payload: r.payload.clone(), content_type: r.content_type.clone() })
+            .collect();
+        let (rt, t) = (self.runtime.clone(), self.transformer.clone());
+        let transformed = tokio::task::spawn_blocking(move || rt.transform(&t, &inputs)).await?;
+        let mut elements: Vec<(usize, Element)> = Vec::new();
+        for (i, result) in transformed.into_iter().enumerate() {
+            let (r, hash) = &records[i];
+            match result {
+                Ok(Transformed::Element(e)) => elements.push((i, e)),
+                Ok(Transformed::Skip(skip)) => {
+                    if skip.remove_existing {
+                        commit.deletes.push(r.source_id.clone());
+                    }
+                    *summary.skip_reasons.entry(skip.reason.clone()).or_default() += 1;
+                    commit.resolved.push(r.source_id.clone());
+                    fates[i] = Some(Fate::new(Outcome::Skipped, Some(skip.reason)));
+                }
+                Err(failure) => {
+                    let error = failure.to_string();
+                    commit.dead.push(self.dead(r, hash, "transform", Some(self.transformer.label()), error.clone()));
+                    fates[i] = Some(Fate::new(Outcome::Dead, Some(error)));
+                }
+            }
+        }
+
+        // Resolve legacy party ids through the register; unknown ones wait, never guessed.
+        let wanted: Vec<String> = elements.iter().filter_map(|(_, e)| match &e.party { Party::PartyId(p) => Some(p.clone()), _ => None }).collect();
+        let known = self.store.parties(&wanted).await?;
+        let mut ready: Vec<(usize, Element)> = Vec::with_capacity(elements.len());
+        for (i, mut e) in elements {
+            if let Party::PartyId(p) = &e.party {
+                match known.get(p) {
+                    Some(urn) => e.party = Party::Urn(urn.clone()),
+                    None => {
+                        summary.waiting_party_ids.insert(p.clone());
+                        let mut fate = Fate::new(Outcome::Waiting, Some(format!("party id {p} is not in the party register")));
+                        fate.waiting_party = Some(p.clone());
+                        fates[i] = Some(fate);
+                        continue;
+                    }
+                }
+            }
+            ready.push((i, e));
+        }
+
+        // Project.
+        let ctx = ProjectionContext { now: self.now, mode: self.mode };
+        let to_project: Vec<Element> = ready.iter().map(|(_, e)| e.clone()).collect();
+        let (rt, p) = (self.runtime.clone(), self.projector.clone());
+        let projected = tokio::task::spawn_blocking(move || rt.project(&p, ctx, &to_project)).await?;
+
+        // Newer version wins: compare (version, content hash) with what is stored, and with
+        // earlier records of this same batch.
+        let ids: Vec<String> = ready.iter().map(|(_, e)| e.source_id.clone()).collect();
+        let mut current = self.store.current(&self.source, &ids).await?;
+        for ((i, e), result) in ready.into_iter().zip(projected) {
+            let (r, hash) = &records[i];
+            let dialog = match result {
+                Ok(d) => d,
+                Err(failure) => {
+                    let error = failure.to_string();
+                    commit.dead.push(self.dead(r, hash, "project", Some(self.projector.label()), error.clone()));
+                    fates[i] = Some(Fate::new(Outcome::Dead, Some(error)));
+                    continue;
+                }
+            };
+            let problems = validate::check(&dialog, self.now);
+            if !problems.is_empty() {
+                let error = format!("dialog breaks Dialogporten's rules: {}", problems.join("; "));
+                commit.dead.push(self.dead(r, hash, "validate", Some(self.projector.label()), error.clone()));
+                fates[i] = Some(Fate::new(Outcome::Dead, Some(error)));
+                continue;
+            }
+            let row = DialogRow {
+                id: dialog.id.clone(),
+                source_id: e.source_id.clone(),
+                source_version: r.version,
+                content_hash: hash.clone(),
+                party: dialog.party,
+                service_resource: dialog.service_resource,
+                status: dialog.status,
+                system_label: dialog.system_label,
+                created_at: dialog.created_at,
+                updated_at: dialog.updated_at,
+                transformer_hash: self.transformer.hash.clone(),
+                projector_hash: self.projector.hash.clone(),
+                document: dialog.document,
+            };
+            let (outcome, kind) = match current.get(&e.source_id) {
+                None => (Outcome::Migrated, Some("created")),
+                Some(c) if (r.version, hash.as_str()) > (c.source_version, c.content_hash.as_str()) => {
+                    if c.id == row.id && c.document == row.document {
+                        (Outcome::Unchanged, Some("unchanged"))
+                    } else {
+                        (Outcome::Migrated, Some("updated"))
+                    }
+                }
+                // An older (or the same) version: the stored dialog stays.
+                Some(_) => (Outcome::Unchanged, None),
+            };
+            commit.resolved.push(r.source_id.clone());
+            let mut fate = Fate::new(outcome, None);
+            fate.dialog_id = Some(row.id.clone());
+            fates[i] = Some(fate);
+            if let Some(kind) = kind {
+                current.insert(e.source_id.clone(), crate::store::Current { id: row.id.clone(), source_version: r.version, content_hash: hash.clone(), document: row.document.clone() });
+                commit.upserts.push((row, kind));
+            }
+        }
+
+        for ((r, hash), fate) in records.into_iter().zip(fates) {
+            let fate = fate.expect("every record has a fate");
+            summary.count(fate.outcome);
+            commit.staged.push(Staged {
+                source_id: r.source_id,
+                content_hash: hash,
+                version: r.version,
+                content_type: r.content_type,
+                payload: r.payload,
+                origin: r.origin,
+                outcome: fate.outcome,
+                reason: fate.reason,
+                waiting_party: fate.waiting_party,
+                dialog_id: fate.dialog_id,
+            });
+        }
+        commit.checkpoint = Some(("backfill".into(), serde_json::json!({ "fetched": summary.fetched }).to_string()));
+        self.store
+            .commit(&self.source, &commit, (&self.transformer.hash, &self.projector.hash))
+            .await?;
+        Ok(())
+    }
+}

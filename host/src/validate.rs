@@ -1,0 +1,92 @@
+//! The host's own check of every projected dialog against Dialogporten's rules (DESIGN.md
+//! "Dialog rules"), before it is stored: a swapped-in projector cannot store a dialog that
+//! Dialogporten would refuse. Each problem names the field.
+
+use crate::runtime::bindings::types::Dialog;
+use dialogsync_sdk::rules;
+use dialogsync_sdk::time::parse_instant;
+use serde_json::Value;
+
+/// All rule violations of `d` (empty when it is valid); `now` in microseconds.
+pub fn check(d: &Dialog, now: i64) -> Vec<String> {
+    let mut errors = Vec::new();
+    let doc: Value = match serde_json::from_str(&d.document) {
+        Ok(v) => v,
+        Err(e) => return vec![format!("document: not JSON: {e}")],
+    };
+    let mut err = |field: &str, m: String| errors.push(format!("{field}: {m}"));
+    let s = |path: &str| doc.pointer(path).and_then(Value::as_str);
+
+    // The indexed columns must say what the document says.
+    for (field, column) in [("id", &d.id), ("party", &d.party), ("serviceResource", &d.service_resource), ("status", &d.status), ("systemLabel", &d.system_label)] {
+        if s(&format!("/{field}")) != Some(column.as_str()) {
+            err(field, format!("document has {:?}, the dialog record {column:?}", s(&format!("/{field}"))));
+        }
+    }
+    let is_uuid7 = d.id.len() == 36
+        && d.id.char_indices().all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() })
+        && d.id.as_bytes()[14] == b'7';
+    if !is_uuid7 {
+        err("id", format!("`{}` is not a UUIDv7", d.id));
+    }
+    if !rules::valid_party(&d.party) {
+        err("party", format!("`{}` is not a person or organisation URN", d.party));
+    }
+    if !d.service_resource.starts_with("urn:altinn:resource:") {
+        err("serviceResource", format!("`{}` does not start urn:altinn:resource:", d.service_resource));
+    }
+    if !rules::STATUSES.contains(&d.status.as_str()) {
+        err("status", format!("`{}` is not one of {:?}", d.status, rules::STATUSES));
+    }
+    if !rules::SYSTEM_LABELS.contains(&d.system_label.as_str()) {
+        err("systemLabel", format!("`{}` is not one of {:?}", d.system_label, rules::SYSTEM_LABELS));
+    }
+
+    let texts = [("title", rules::MAX_TEXT), ("summary", rules::MAX_TEXT), ("senderName", rules::MAX_TEXT), ("additionalInfo", rules::MAX_ADDITIONAL_INFO), ("extendedStatus", rules::MAX_EXTENDED_STATUS)];
+    for (name, max) in texts {
+        let values = doc.pointer(&format!("/content/{name}/value")).and_then(Value::as_array);
+        if name == "title" && values.is_none_or(|v| v.is_empty()) {
+            err("content.title", "required".into());
+        }
+        for (i, v) in values.into_iter().flatten().enumerate() {
+            let n = v["value"].as_str().map_or(0, |t| t.chars().count());
+            if n == 0 || n > max {
+                err(&format!("content.{name}.value[{i}]"), format!("{n} characters; must be 1–{max}"));
+            }
+        }
+    }
+
+    let mut at = |field: &str| match s(&format!("/{field}")).map(parse_instant) {
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => {
+            errors.push(format!("{field}: {e}"));
+            None
+        }
+        None => None,
+    };
+    let (created, updated, due, visible, expires) = (at("createdAt"), at("updatedAt"), at("dueAt"), at("visibleFrom"), at("expiresAt"));
+    let mut order = |field: &str, ok: bool, m: &str| {
+        if !ok {
+            errors.push(format!("{field}: {m}"));
+        }
+    };
+    order("createdAt", created.is_some_and(|c| c <= now), "required, and not in the future");
+    order("updatedAt", updated.is_some_and(|u| u <= now), "required, and not in the future");
+    order("updatedAt", matches!((created, updated), (Some(c), Some(u)) if u >= c) || created.is_none(), "before createdAt");
+    order("dueAt", !matches!((visible, due), (Some(v), Some(d)) if d < v), "before visibleFrom");
+    order("expiresAt", !matches!((due, expires), (Some(d), Some(x)) if x < d), "before dueAt");
+
+    let list = |path: &str| doc.pointer(path).and_then(Value::as_array).cloned().unwrap_or_default();
+    for (i, tag) in list("/searchTags").iter().enumerate() {
+        let n = tag["value"].as_str().map_or(0, |t| t.chars().count());
+        order(&format!("searchTags[{i}]"), rules::SEARCH_TAG_LEN.contains(&n), "must be 3–63 characters");
+    }
+    let labels = list("/serviceOwnerContext/serviceOwnerLabels");
+    order("serviceOwnerContext.serviceOwnerLabels", labels.len() <= rules::MAX_LABELS, "at most 20");
+    let mut seen = std::collections::HashSet::new();
+    for (i, l) in labels.iter().enumerate() {
+        let v = l["value"].as_str().unwrap_or_default();
+        order(&format!("serviceOwnerContext.serviceOwnerLabels[{i}]"), rules::LABEL_LEN.contains(&v.chars().count()) && seen.insert(v.to_lowercase()), "must be 3–255 characters and unique");
+    }
+    errors
+}

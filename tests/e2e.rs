@@ -1,0 +1,203 @@
+//! End to end over the built binary and the built components: the 58 real Altinn 3 instances,
+//! idempotence, party resolution, and bad input.
+
+#[path = "common.rs"]
+mod common;
+
+use common::{Env, counts, instance, read_json, shared_altinn};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The CreateDialog schema of the real service-owner spec, as a JSON Schema with its refs.
+fn create_dialog_schema(altinn: &std::path::Path) -> jsonschema::Validator {
+    let spec = read_json(&altinn.join("dialogporten/openapi.v1.serviceowner.verified.json"));
+    let schema = serde_json::json!({
+        "$ref": "#/components/schemas/CreateDialog",
+        "components": spec["components"],
+    });
+    jsonschema::options().build(&schema).expect("CreateDialog schema compiles")
+}
+
+/// The rules of DESIGN.md "Dialog rules", checked independently of the host's own validator.
+fn assert_dialog_rules(d: &Value) {
+    let s = |k: &str| d[k].as_str().unwrap_or_else(|| panic!("{k} missing in {d}"));
+    let party = s("party");
+    let digits = |p: &str, n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_digit());
+    assert!(
+        party.strip_prefix("urn:altinn:person:identifier-no:").is_some_and(|p| digits(p, 11))
+            || party.strip_prefix("urn:altinn:organization:identifier-no:").is_some_and(|p| digits(p, 9)),
+        "party {party}"
+    );
+    assert!(s("serviceResource").starts_with("urn:altinn:resource:"));
+    assert!(["InProgress", "Draft", "RequiresAttention", "Completed", "NotApplicable", "Awaiting"].contains(&s("status")));
+    assert!(["Default", "Bin", "Archive"].contains(&s("systemLabel")));
+    let title = d["content"]["title"]["value"].as_array().unwrap();
+    assert!(!title.is_empty() && title.iter().all(|t| (1..=255).contains(&t["value"].as_str().unwrap().chars().count())));
+    let t = |k: &str| d[k].as_str().map(|v| chrono::DateTime::parse_from_rfc3339(v).unwrap());
+    let now = chrono::Utc::now().fixed_offset();
+    assert!(t("createdAt").unwrap() <= now && t("updatedAt").unwrap() <= now);
+    assert!(t("updatedAt").unwrap() >= t("createdAt").unwrap());
+    if let (Some(v), Some(due)) = (t("visibleFrom"), t("dueAt")) {
+        assert!(due >= v);
+    }
+    let labels = d["serviceOwnerContext"]["serviceOwnerLabels"].as_array().unwrap();
+    assert!(labels.len() <= 20 && labels.iter().all(|l| (3..=255).contains(&l["value"].as_str().unwrap().len())));
+    assert_eq!(d["id"].as_str().unwrap().as_bytes()[14], b'7', "UUIDv7 id");
+}
+
+#[test]
+fn the_58_real_instances_all_end_as_dialogs_or_counted_skips() {
+    let Some(altinn) = shared_altinn("the_58_real_instances_all_end_as_dialogs_or_counted_skips") else { return };
+    let input = altinn.join("storage-instances");
+
+    // What the data says, read independently of dialogsync.
+    let mut instances: Vec<Value> = std::fs::read_dir(&input).unwrap().map(|e| read_json(&e.unwrap().path())).collect();
+    instances.sort_by_key(|i| i["id"].as_str().unwrap().to_string());
+    assert_eq!(instances.len(), 58);
+    let hard_deleted = |i: &Value| i["status"]["isHardDeleted"] == true;
+    let party_only = |i: &Value| i["instanceOwner"]["personNumber"].is_null() && i["instanceOwner"]["organisationNumber"].is_null();
+    assert_eq!(instances.iter().filter(|i| party_only(i)).count(), 18, "18 name only a party id");
+    let n_hard = instances.iter().filter(|i| hard_deleted(i)).count() as u64;
+    // A hard-deleted instance is skipped whoever owns it; the other party-only ones wait.
+    let n_waiting = instances.iter().filter(|i| party_only(i) && !hard_deleted(i)).count() as u64;
+    let waiting_ids: BTreeSet<String> = instances.iter().filter(|i| party_only(i) && !hard_deleted(i)).map(|i| i["instanceOwner"]["partyId"].as_str().unwrap().to_string()).collect();
+    let expected_dialogs: BTreeSet<&str> = instances.iter().filter(|i| !hard_deleted(i)).map(|i| i["id"].as_str().unwrap()).collect();
+
+    // 1. Without the register: party-only records wait, named; nothing else is lost.
+    let env = Env::new("a3-app-instances", "");
+    let first = env.backfill(&input);
+    assert_eq!(counts(&first)[0], 58);
+    assert_eq!(first["skipped"], n_hard, "{first}");
+    assert_eq!(first["skip_reasons"]["hard-deleted in Altinn Storage"], n_hard);
+    assert_eq!(first["waiting"], n_waiting, "{first}");
+    assert_eq!(first["dead"], 0, "{first}");
+    let waiting: BTreeSet<String> = serde_json::from_value(first["waiting_party_ids"].clone()).unwrap();
+    assert_eq!(waiting, waiting_ids);
+
+    // 2. Import a register covering those party ids: the waiting records migrate.
+    let register: String = waiting_ids.iter().enumerate().map(|(k, id)| format!("{id},91000{k:04}\n")).collect();
+    let register_file = env.dir.path().join("parties.csv");
+    std::fs::write(&register_file, format!("partyId,organisationNumber\n{register}")).unwrap();
+    let said = env.ok(&["parties", "import", register_file.to_str().unwrap()]);
+    // Identical files are one staged version, so the register unblocks each distinct one once.
+    let distinct_waiting: BTreeSet<Vec<u8>> = std::fs::read_dir(&input)
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .filter(|bytes| {
+            let i: Value = serde_json::from_slice(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)).unwrap();
+            party_only(&i) && !hard_deleted(&i)
+        })
+        .map(|bytes| bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes).to_vec())
+        .collect();
+    assert!(said.contains(&format!("imported {} parties; {} waiting records", waiting_ids.len(), distinct_waiting.len())), "{said}");
+    let second = env.backfill(&input);
+    assert_eq!(counts(&second)[4..], [0, 0], "none waiting or dead: {second}");
+    assert!(second["migrated"].as_u64().unwrap() >= waiting_ids.len() as u64, "{second}");
+
+    // Every non-deleted instance is exactly one dialog; the hard-deleted have none.
+    let dialogs = env.dialogs();
+    let label_of = |d: &Value| d["serviceOwnerContext"]["serviceOwnerLabels"][0]["value"].as_str().unwrap().to_string();
+    let by_guid: BTreeMap<String, &Value> = dialogs.iter().map(|d| (label_of(d).rsplit('/').next().unwrap().to_string(), d)).collect();
+    assert_eq!(dialogs.len(), expected_dialogs.len());
+    assert_eq!(by_guid.keys().map(String::as_str).collect::<BTreeSet<_>>(), expected_dialogs);
+
+    // Every dialog fits Dialogporten's contract and its rules.
+    let schema = create_dialog_schema(&altinn);
+    for d in &dialogs {
+        let errors: Vec<String> = schema.iter_errors(d).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        assert!(errors.is_empty(), "dialog {} breaks CreateDialog: {errors:?}", d["id"]);
+        assert_dialog_rules(d);
+    }
+
+    // Altinn's status mapping on instances whose state is known.
+    let status = |guid: &str| {
+        let d = by_guid[guid];
+        (d["status"].as_str().unwrap(), d["systemLabel"].as_str().unwrap())
+    };
+    assert_eq!(status("6323a337-26e7-4d40-89e8-f5bb3d80be3a"), ("Awaiting", "Default"), "feedback task");
+    assert_eq!(status("20b1353e-91cf-44d6-8ff7-f68993638ffe"), ("Awaiting", "Archive"), "archived, unconfirmed");
+    assert_eq!(status("67f568ce-f114-48e7-ba12-dd422f73667a"), ("Draft", "Bin"), "soft-deleted");
+    assert_eq!(status("ef1b16fc-4566-4577-b2d8-db74fbee4f7c"), ("Draft", "Default"), "data task, confirmed by owner");
+    let k = waiting_ids.iter().position(|p| p == "1337").unwrap();
+    assert_eq!(by_guid["ef1b16fc-4566-4577-b2d8-db74fbee4f7c"]["party"], format!("urn:altinn:organization:identifier-no:91000{k:04}"), "resolved through the register");
+
+    // 3. The same backfill again changes nothing.
+    let third = env.backfill(&input);
+    assert_eq!(counts(&third), [58, 0, 58, 0, 0, 0], "{third}");
+    assert_eq!(env.dialogs(), dialogs);
+
+    // 4. A fresh store gets the very same dialog ids (deterministic UUIDv7).
+    let fresh = Env::new("a3-app-instances", "");
+    fresh.ok(&["parties", "import", register_file.to_str().unwrap()]);
+    let once = fresh.backfill(&input);
+    assert_eq!(counts(&once)[4..], [0, 0]);
+    let ids = |ds: &[Value]| ds.iter().map(|d| d["id"].as_str().unwrap().to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(ids(&fresh.dialogs()), ids(&dialogs));
+}
+
+#[test]
+fn bad_input_becomes_named_dead_letters_and_the_rest_migrates() {
+    let env = Env::new("a3-app-instances", "");
+    let input = env.dir.path().join("input");
+    std::fs::create_dir(&input).unwrap();
+    let mut no_app = instance(3, "no appId");
+    no_app.as_object_mut().unwrap().remove("appId");
+    let lines = [
+        instance(1, "first").to_string(),
+        "{\"id\": \"broken".to_string(),
+        serde_json::json!({ "created": "2024-01-01T00:00:00Z" }).to_string(),
+        instance(2, "second").to_string(),
+        no_app.to_string(),
+    ];
+    std::fs::write(input.join("records.ndjson"), lines.join("\n")).unwrap();
+    std::fs::write(input.join("truncated.json"), "{\"instances\": [").unwrap();
+
+    let s = env.backfill(&input);
+    assert_eq!(counts(&s), [6, 2, 0, 0, 0, 4], "{s}");
+    let dead = env.dead_letters();
+    let find = |origin_end: &str| {
+        dead.iter().find(|d| d["origin"].as_str().unwrap().ends_with(origin_end)).unwrap_or_else(|| panic!("no dead letter at {origin_end}: {dead:?}"))
+    };
+    assert!(find("records.ndjson:2")["error"].as_str().unwrap().contains("invalid JSON"));
+    assert_eq!(find("records.ndjson:3")["error"], "no `id` field naming the record");
+    let transform = find("records.ndjson:5");
+    assert_eq!(transform["phase"], "transform");
+    assert_eq!(transform["error"], "missing required field `appId`");
+    assert!(transform["component"].as_str().unwrap().starts_with("a3-app-instances.wasm@"));
+    assert!(find("truncated.json")["error"].as_str().unwrap().contains("invalid JSON"));
+    assert_eq!(env.dialogs().len(), 2);
+
+    // Again: the good ones are unchanged, the bad ones dead again, each letter kept once.
+    let again = env.backfill(&input);
+    assert_eq!(counts(&again), [6, 0, 2, 0, 0, 4], "{again}");
+    let dead = env.dead_letters();
+    assert_eq!(dead.len(), 4);
+    assert!(dead.iter().all(|d| d["attempts"] == 2));
+
+    // Fixing the record resolves its dead letter.
+    std::fs::write(input.join("records.ndjson"), [lines[0].clone(), lines[3].clone(), instance(3, "fixed").to_string()].join("\n")).unwrap();
+    std::fs::remove_file(input.join("truncated.json")).unwrap();
+    let fixed = env.backfill(&input);
+    assert_eq!(counts(&fixed), [3, 1, 2, 0, 0, 0], "{fixed}");
+    let left: Vec<String> = env.dead_letters().iter().map(|d| d["origin"].as_str().unwrap().rsplit('/').next().unwrap().to_string()).collect();
+    // Lines 2 and 3 now read fine and the fixed record migrated: their letters are gone. The
+    // removed file's letter stays for an operator to see.
+    assert_eq!(left, ["truncated.json"]);
+}
+
+#[test]
+fn one_off_run_needs_no_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    std::fs::write(input.join("one.json"), instance(7, "one-off").to_string()).unwrap();
+    let store = format!("sqlite://{}", dir.path().join("s.db").display());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dialogsync"))
+        .current_dir(common::root())
+        .args(["--store", &store, "backfill", "--source", "a3-app-instances", "--input", input.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("fetched 1 · migrated 1 · unchanged 0 · skipped 0 · waiting 0 · dead 0"), "{stdout}");
+}

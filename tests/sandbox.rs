@@ -1,0 +1,47 @@
+//! Hostile guests (tests/guests/hostile): a panicking, an endless and a memory-hungry record in
+//! one batch. Each costs only itself: a named dead letter; its neighbours migrate; the host
+//! carries on.
+
+#[path = "common.rs"]
+mod common;
+
+use common::{Env, counts, instance};
+
+#[test]
+fn panicking_looping_and_memory_hungry_records_cost_only_themselves() {
+    let env = Env::new("hostile", "call_timeout_ms = 300\nmemory_mib = 32\nbatch_size = 16");
+    let input = env.dir.path().join("input");
+    std::fs::create_dir(&input).unwrap();
+    let mut lines: Vec<String> = (0..10).map(|n| instance(n, &format!("fine {n}")).to_string()).collect();
+    lines.insert(2, instance(20, "@@panic@@").to_string());
+    lines.insert(6, instance(21, "@@loop@@").to_string());
+    lines.insert(9, instance(22, "@@alloc@@").to_string());
+    std::fs::write(input.join("batch.ndjson"), lines.join("\n")).unwrap();
+
+    let s = env.backfill(&input);
+    assert_eq!(counts(&s), [13, 10, 0, 0, 0, 3], "{s}");
+    let dead = env.dead_letters();
+    let error_at = |line: usize| {
+        let d = dead.iter().find(|d| d["origin"].as_str().unwrap().ends_with(&format!("batch.ndjson:{line}"))).unwrap_or_else(|| panic!("line {line}: {dead:?}"));
+        assert_eq!(d["phase"], "transform");
+        assert!(d["component"].as_str().unwrap().starts_with("hostile.wasm@"), "names the component: {d}");
+        d["error"].as_str().unwrap().to_string()
+    };
+    assert!(error_at(3).contains("panicked"), "{}", error_at(3));
+    assert!(error_at(7).contains("time limit of 300 ms"), "{}", error_at(7));
+    assert!(error_at(10).contains("memory limit of 32 MiB"), "{}", error_at(10));
+    assert_eq!(dead.len(), 3);
+    let titles: Vec<String> = env.dialogs().iter().map(|d| d["content"]["title"]["value"][0]["value"].as_str().unwrap().to_string()).collect();
+    assert_eq!(titles.len(), 10);
+    assert!(titles.iter().all(|t| t.starts_with("fine ")));
+}
+
+#[test]
+fn a_component_for_the_wrong_world_is_refused_with_its_name() {
+    // The projector is not a transformer: loading it as one fails at link time, by name.
+    let runtime = dialogsync::runtime::Runtime::new(Default::default(), common::root().join("target/test-component-cache")).unwrap();
+    let err = runtime.load_transformer(&common::component("dialog-projector")).err().expect("refused").to_string();
+    assert!(err.contains("linking component dialog-projector.wasm"), "{err}");
+    let missing = runtime.load_transformer(std::path::Path::new("no/such.wasm")).err().expect("refused").to_string();
+    assert!(missing.starts_with("reading component no/such.wasm"), "{missing}");
+}
