@@ -48,3 +48,26 @@ fn check(component: &[u8], interface: &str) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check;
+
+    /// The files `scripts/build-components.sh` wrote are components exporting their interface
+    /// and importing nothing (what `wasm-tools component wit` would show).
+    #[test]
+    fn built_components_export_their_interface_and_import_nothing() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/components");
+        for (name, interface) in [
+            ("a3-app-instances", "dialogsync:pipeline/transformer@0.1.0"),
+            ("dialog-projector", "dialogsync:pipeline/projector@0.1.0"),
+            ("hostile", "dialogsync:pipeline/transformer@0.1.0"),
+        ] {
+            let path = dir.join(format!("{name}.wasm"));
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run scripts/build-components.sh)", path.display()));
+            check(&bytes, interface).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        }
+        let projector = std::fs::read(dir.join("dialog-projector.wasm")).unwrap();
+        assert!(check(&projector, "dialogsync:pipeline/transformer@0.1.0").is_err(), "the check can fail");
+    }
+}
