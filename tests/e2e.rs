@@ -121,6 +121,15 @@ fn the_58_real_instances_all_end_as_dialogs_or_counted_skips() {
     let k = waiting_ids.iter().position(|p| p == "1337").unwrap();
     assert_eq!(by_guid["ef1b16fc-4566-4577-b2d8-db74fbee4f7c"]["party"], format!("urn:altinn:organization:identifier-no:91000{k:04}"), "resolved through the register");
 
+    // Reading them back: by id, and by party.
+    let one = &dialogs[0];
+    let got: Value = serde_json::from_str(env.ok(&["dialogs", "get", one["id"].as_str().unwrap()]).trim()).unwrap();
+    assert_eq!(&got, one);
+    let party = one["party"].as_str().unwrap();
+    let of_party = env.ok(&["dialogs", "search", "--party", party]).lines().count();
+    assert_eq!(of_party, dialogs.iter().filter(|d| d["party"] == party).count());
+    assert!(!env.run(&["dialogs", "get", "00000000-0000-7000-8000-000000000000"]).status.success());
+
     // 3. The same backfill again changes nothing.
     let third = env.backfill(&input);
     assert_eq!(counts(&third), [58, 0, 58, 0, 0, 0], "{third}");
@@ -200,4 +209,65 @@ fn one_off_run_needs_no_config_file() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("fetched 1 · migrated 1 · unchanged 0 · skipped 0 · waiting 0 · dead 0"), "{stdout}");
+}
+
+#[test]
+fn newer_versions_win_whatever_the_order_and_hard_deletes_remove() {
+    let env = Env::new("a3-app-instances", "");
+    let dir = |name: &str, records: &[Value]| {
+        let d = env.dir.path().join(name);
+        std::fs::create_dir(&d).unwrap();
+        std::fs::write(d.join("r.ndjson"), records.iter().map(Value::to_string).collect::<Vec<_>>().join("\n")).unwrap();
+        d
+    };
+    let version = |title: &str, changed: &str| {
+        let mut i = instance(1, title);
+        i["lastChanged"] = changed.into();
+        i
+    };
+    let title = || env.dialogs()[0]["content"]["title"]["value"][0]["value"].as_str().unwrap().to_string();
+
+    let newer = env.backfill(&dir("newer", &[version("second", "2024-07-02T00:00:00Z")]));
+    assert_eq!(counts(&newer), [1, 1, 0, 0, 0, 0]);
+    // A historic window replaying an older version later leaves the newer dialog alone.
+    let older = env.backfill(&dir("older", &[version("first", "2024-07-01T00:00:00Z")]));
+    assert_eq!(counts(&older), [1, 0, 1, 0, 0, 0], "{older}");
+    assert_eq!(title(), "second");
+    let newest = env.backfill(&dir("newest", &[version("third", "2024-07-03T00:00:00Z")]));
+    assert_eq!(counts(&newest), [1, 1, 0, 0, 0, 0]);
+    assert_eq!(title(), "third");
+
+    // Gone at the source: the dialog made from it is removed; the skip is counted with its reason.
+    let mut deleted = version("third", "2024-07-04T00:00:00Z");
+    deleted["status"]["isHardDeleted"] = true.into();
+    let gone = env.backfill(&dir("gone", &[deleted]));
+    assert_eq!(counts(&gone), [1, 0, 0, 1, 0, 0]);
+    assert_eq!(gone["skip_reasons"]["hard-deleted in Altinn Storage"], 1);
+    assert!(env.dialogs().is_empty());
+}
+
+#[test]
+fn init_writes_a_config_that_backfill_uses_and_never_overwrites_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("dialogsync.toml");
+    let run = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_dialogsync")).arg("--config").arg(&config).args(args).output().unwrap();
+    assert!(run(&["init"]).status.success());
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("[sources.a3-app-instances]") && text.contains("store = \"sqlite://dialogsync.db\""));
+    let again = run(&["init"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists (use --force"));
+    assert!(run(&["init", "--force"]).status.success());
+    // The written config is the one commands read: its store lands beside it.
+    let root = common::root();
+    let components = root.join("target/components");
+    let edited = text
+        .replace("\"target/components/", &format!("\"{}/", components.display()))
+        .replace("\"examples/a3-app-instances\"", &format!("\"{}\"", root.join("examples/a3-app-instances").display()));
+    std::fs::write(&config, edited).unwrap();
+    let out = run(&["backfill", "--source", "a3-app-instances", "--summary-json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["fetched"], 8, "{s}");
+    assert!(dir.path().join("dialogsync.db").exists());
 }

@@ -199,7 +199,7 @@ impl Store {
     }
 
     /// Writes one batch in one transaction.
-    pub async fn commit(&self, source: &str, c: &Commit, components: (&str, &str)) -> Result<()> {
+    pub async fn commit(&self, source: &str, c: &Commit) -> Result<()> {
         let at = now();
         let mut tx = self.pool.begin().await?;
         for s in &c.staged {
@@ -234,7 +234,7 @@ impl Store {
             )
             .bind(&d.id).bind(source).bind(&d.source_id).bind(d.source_version).bind(&d.content_hash).bind(&d.party)
             .bind(&d.service_resource).bind(&d.status).bind(&d.system_label).bind(d.created_at).bind(d.updated_at)
-            .bind(components.0).bind(components.1).bind(&d.document)
+            .bind(&d.transformer_hash).bind(&d.projector_hash).bind(&d.document)
             .execute(&mut *tx)
             .await?;
             if *kind != "unchanged" {

@@ -73,6 +73,7 @@ impl Pipeline {
     /// after each committed batch.
     pub async fn run(&self, records: impl Iterator<Item = Fetched>, mut progress: impl FnMut(&Summary)) -> anyhow::Result<Summary> {
         let size = self.runtime.limits().batch_size.max(1);
+        tracing::info!(source = %self.source, transformer = %self.transformer.label(), projector = %self.projector.label(), batch_size = size, "sync started");
         let mut summary = Summary::default();
         let mut batch = Vec::with_capacity(size);
         for item in records {
@@ -86,6 +87,8 @@ impl Pipeline {
             self.batch(batch, &mut summary).await?;
             progress(&summary);
         }
+        tracing::info!(source = %self.source, fetched = summary.fetched, migrated = summary.migrated, unchanged = summary.unchanged,
+            skipped = summary.skipped, waiting = summary.waiting, dead = summary.dead, "sync finished");
         Ok(summary)
     }
 
@@ -272,9 +275,7 @@ impl Pipeline {
             });
         }
         commit.checkpoint = Some(("backfill".into(), serde_json::json!({ "fetched": summary.fetched }).to_string()));
-        self.store
-            .commit(&self.source, &commit, (&self.transformer.hash, &self.projector.hash))
-            .await?;
+        self.store.commit(&self.source, &commit).await?;
         Ok(())
     }
 }

@@ -90,3 +90,69 @@ pub fn check(d: &Dialog, now: i64) -> Vec<String> {
     }
     errors
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
+
+    fn dialog(doc: serde_json::Value) -> Dialog {
+        let s = |k: &str| doc[k].as_str().unwrap_or_default().to_string();
+        Dialog {
+            id: s("id"),
+            party: s("party"),
+            service_resource: s("serviceResource"),
+            status: s("status"),
+            system_label: s("systemLabel"),
+            created_at: 0,
+            updated_at: 0,
+            document: doc.to_string(),
+        }
+    }
+
+    fn good() -> serde_json::Value {
+        serde_json::json!({
+            "id": "0191b1c9-963b-71f9-9bb3-62ad5b929455",
+            "party": "urn:altinn:organization:identifier-no:910223344",
+            "serviceResource": "urn:altinn:resource:app_skd_mva",
+            "status": "Completed",
+            "systemLabel": "Archive",
+            "createdAt": "2024-09-02T08:11:04Z",
+            "updatedAt": "2024-09-02T09:00:00Z",
+            "content": { "title": { "value": [{ "languageCode": "nb", "value": "Tittel" }], "mediaType": "text/plain" } },
+            "serviceOwnerContext": { "serviceOwnerLabels": [{ "value": "urn:altinn:integration:storage:1/2" }] }
+        })
+    }
+
+    #[test]
+    fn a_good_dialog_passes() {
+        assert_eq!(check(&dialog(good()), NOW), Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_broken_rule_names_its_field() {
+        let broken = |edit: &dyn Fn(&mut serde_json::Value)| {
+            let mut d = good();
+            edit(&mut d);
+            check(&dialog(d), NOW)
+        };
+        let has = |errors: Vec<String>, field: &str| assert!(errors.iter().any(|e| e.starts_with(field)), "{field} not named in {errors:?}");
+        has(broken(&|d| d["party"] = "urn:altinn:organization:identifier-no:1".into()), "party");
+        has(broken(&|d| d["id"] = "0191b1c9-963b-41f9-9bb3-62ad5b929455".into()), "id");
+        has(broken(&|d| d["status"] = "Sent".into()), "status");
+        has(broken(&|d| d["systemLabel"] = "MarkedAsUnopened".into()), "systemLabel");
+        has(broken(&|d| d["serviceResource"] = "app_skd_mva".into()), "serviceResource");
+        has(broken(&|d| d["content"]["title"]["value"][0]["value"] = "x".repeat(256).into()), "content.title.value[0]");
+        has(broken(&|d| d["content"]["title"] = serde_json::json!(null)), "content.title");
+        has(broken(&|d| d["createdAt"] = "2027-01-01T00:00:00Z".into()), "createdAt");
+        has(broken(&|d| d["updatedAt"] = "2024-09-01T00:00:00Z".into()), "updatedAt");
+        has(broken(&|d| d["updatedAt"] = "2024-09-01T00:00:00".into()), "updatedAt");
+        has(broken(&|d| { d["visibleFrom"] = "2024-10-01T00:00:00Z".into(); d["dueAt"] = "2024-09-30T00:00:00Z".into() }), "dueAt");
+        has(broken(&|d| d["searchTags"] = serde_json::json!([{ "value": "ab" }])), "searchTags[0]");
+        has(broken(&|d| d["serviceOwnerContext"]["serviceOwnerLabels"] = serde_json::json!([{ "value": "abc" }, { "value": "ABC" }])), "serviceOwnerContext.serviceOwnerLabels[1]");
+        let mut mismatch = dialog(good());
+        mismatch.status = "Draft".into();
+        has(check(&mismatch, NOW), "status");
+    }
+}
