@@ -13,7 +13,10 @@ TARGET=wasm32-unknown-unknown
 OUT=target/components
 # crate  →  interface it must export
 GUESTS=(
+  "a2-archived-forms dialogsync:pipeline/transformer@0.1.0"
+  "a2-correspondence dialogsync:pipeline/transformer@0.1.0"
   "a3-app-instances dialogsync:pipeline/transformer@0.1.0"
+  "a3-correspondence dialogsync:pipeline/transformer@0.1.0"
   "dialog-projector dialogsync:pipeline/projector@0.1.0"
   "hostile dialogsync:pipeline/transformer@0.1.0"
 )

@@ -7,8 +7,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The sources this version knows, with the JSON fields that name a record's id and version.
-pub const KNOWN_SOURCES: &[(&str, &str, &[&str])] =
-    &[("a3-app-instances", "id", &["lastChanged", "created"])];
+pub const KNOWN_SOURCES: &[(&str, &str, &[&str])] = &[
+    ("a2-archived-forms", "archiveReference", &["lastChanged", "archivedDate"]),
+    ("a2-correspondence", "correspondenceId", &["lastChanged", "createdDate"]),
+    ("a3-app-instances", "id", &["lastChanged", "created"]),
+    ("a3-correspondence", "correspondenceId", &["lastChanged", "created"]),
+];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -146,6 +150,25 @@ input = "examples/a3-app-instances"
 # The JSON field naming each record, and the fields giving its version (first present wins).
 id_field = "id"
 version_fields = ["lastChanged", "created"]
+
+# The other sources, with their defaults; uncomment and set `input` to use one.
+# [sources.a3-correspondence]
+# component = "target/components/a3-correspondence.wasm"
+# input = "path/to/a3-correspondence"
+# id_field = "correspondenceId"
+# version_fields = ["lastChanged", "created"]
+#
+# [sources.a2-correspondence]
+# component = "target/components/a2-correspondence.wasm"
+# input = "path/to/a2-correspondence"
+# id_field = "correspondenceId"
+# version_fields = ["lastChanged", "createdDate"]    # Altinn 2 wall times: read as Europe/Oslo
+#
+# [sources.a2-archived-forms]
+# component = "target/components/a2-archived-forms.wasm"
+# input = "path/to/a2-archived-forms"
+# id_field = "archiveReference"
+# version_fields = ["lastChanged", "archivedDate"]
 "#;
 
 #[cfg(test)]

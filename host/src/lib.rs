@@ -5,6 +5,7 @@
 //! `config` says which component and connector each source uses.
 
 pub mod config;
+pub mod fixtures;
 pub mod parties;
 pub mod runtime;
 pub mod sources;

@@ -60,6 +60,31 @@ enum Command {
         #[command(subcommand)]
         command: PartiesCommand,
     },
+    /// Work on components in isolation.
+    Component {
+        #[command(subcommand)]
+        command: ComponentCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ComponentCommand {
+    /// Run a transformer's golden fixtures (`<case>.input.json` → `<case>.expected.json` or
+    /// `<case>.error.txt`) through the same runtime the host uses; prints a diff for each
+    /// failing case and exits non-zero if any fails.
+    Test {
+        /// The transformer component (.wasm).
+        component: PathBuf,
+        /// The fixtures folder.
+        #[arg(long)]
+        fixtures: PathBuf,
+        /// Which source's record keys to use (default: from the component's file name).
+        #[arg(long)]
+        source: Option<String>,
+        /// Write the actual outputs as the new expectations.
+        #[arg(long)]
+        update: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -123,10 +148,13 @@ async fn run(cli: Cli) -> Result<()> {
     if let Some(url) = cli.store {
         config.store = url;
     }
+    if let Command::Component { command: ComponentCommand::Test { component, fixtures, source, update } } = cli.command {
+        return component_test(&config, &component, &fixtures, source, update);
+    }
     let store = Store::open(&config.store).await?;
 
     match cli.command {
-        Command::Init { .. } => unreachable!(),
+        Command::Init { .. } | Command::Component { .. } => unreachable!(),
         Command::Backfill { source, input, summary_json } => {
             let sc = config.source(&source)?;
             let input = input.or(sc.input.clone()).with_context(|| format!("source {source} has no input folder: pass --input DIR"))?;
@@ -191,6 +219,26 @@ async fn run(cli: Cli) -> Result<()> {
             println!("imported {} parties; {unblocked} waiting records can now migrate on the next run", entries.len());
         }
     }
+    Ok(())
+}
+
+fn component_test(config: &Config, component: &std::path::Path, fixtures: &std::path::Path, source: Option<String>, update: bool) -> Result<()> {
+    let source = source.or_else(|| component.file_stem().map(|s| s.to_string_lossy().into_owned())).unwrap_or_default();
+    let sc = config.source(&source).context("pass --source to say whose record keys the fixtures use")?;
+    let runtime = Runtime::new(config.limits.clone(), &config.cache_dir)?;
+    let transformer = runtime.load_transformer(component)?;
+    let projector = runtime.load_projector(&config.projector)?;
+    let keys = RecordKeys { id_field: sc.id_field, version_fields: sc.version_fields };
+    let cases = dialogsync::fixtures::run(&runtime, &transformer, &projector, &keys, fixtures, update)?;
+    let failed: Vec<_> = cases.iter().filter(|c| c.diff.is_some()).collect();
+    for c in &failed {
+        println!("FAIL {}\n{}", c.name, c.diff.as_deref().unwrap_or_default());
+    }
+    for c in cases.iter().filter(|c| c.diff.is_none()) {
+        println!("ok   {}", c.name);
+    }
+    println!("{} passed, {} failed", cases.len() - failed.len(), failed.len());
+    anyhow::ensure!(failed.is_empty() || update, "{} of {} fixtures differ", failed.len(), cases.len());
     Ok(())
 }
 

@@ -59,7 +59,10 @@ mod tests {
     fn built_components_export_their_interface_and_import_nothing() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/components");
         for (name, interface) in [
+            ("a2-archived-forms", "dialogsync:pipeline/transformer@0.1.0"),
+            ("a2-correspondence", "dialogsync:pipeline/transformer@0.1.0"),
             ("a3-app-instances", "dialogsync:pipeline/transformer@0.1.0"),
+            ("a3-correspondence", "dialogsync:pipeline/transformer@0.1.0"),
             ("dialog-projector", "dialogsync:pipeline/projector@0.1.0"),
             ("hostile", "dialogsync:pipeline/transformer@0.1.0"),
         ] {

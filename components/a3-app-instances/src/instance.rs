@@ -3,6 +3,7 @@
 //! Format: `docs/sources/a3-app-instances.md`. Unknown fields (Cosmos DB leftovers such as `_rid`)
 //! are ignored; a missing required field is an error naming it.
 
+use dialogsync_sdk::element::nb;
 use dialogsync_sdk::fields::{at, flag, instant, invalid, parse_json, required_instant, required_text, text};
 use dialogsync_sdk::types::{
     Actor, ActorKind, Attachment, Consumer, Element, ElementEvent, ElementKind, ElementState,
@@ -117,10 +118,6 @@ fn task(v: &Value) -> ProcessTask {
         Some("payment") => ProcessTask::Payment,
         Some(_) => ProcessTask::Other,
     }
-}
-
-fn nb(value: &str) -> Localized {
-    Localized { language: "nb".into(), value: value.into() }
 }
 
 /// The instance's own title per language; the app name when it has none.

@@ -1,6 +1,6 @@
 //! Reading fields of a JSON payload, with errors that name the field.
 
-use crate::time::parse_instant;
+use crate::time::{parse_instant, parse_oslo};
 use crate::types::{FieldError, RecordError, Timestamp};
 use serde_json::Value;
 
@@ -47,6 +47,24 @@ pub fn instant(v: &Value, path: &str) -> Result<Option<Timestamp>, RecordError> 
 /// Like [`instant`], but a missing value is an error naming the field.
 pub fn required_instant(v: &Value, path: &str) -> Result<Timestamp, RecordError> {
     instant(v, path)?.ok_or_else(|| RecordError::MissingField(path.to_string()))
+}
+
+/// An Altinn 2 time at `path` (Norwegian wall time unless it carries an offset), if present.
+pub fn oslo_instant(v: &Value, path: &str) -> Result<Option<Timestamp>, RecordError> {
+    match text(v, path) {
+        None => Ok(None),
+        Some(s) => parse_oslo(&s).map(Some).map_err(|message| invalid(path, message)),
+    }
+}
+
+/// Like [`oslo_instant`], but a missing value is an error naming the field.
+pub fn required_oslo_instant(v: &Value, path: &str) -> Result<Timestamp, RecordError> {
+    oslo_instant(v, path)?.ok_or_else(|| RecordError::MissingField(path.to_string()))
+}
+
+/// The array at `path`, empty when absent.
+pub fn list<'a>(v: &'a Value, path: &str) -> &'a [Value] {
+    at(v, path).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
 }
 
 /// An `invalid-field` error.

@@ -4,6 +4,7 @@
 //! `export_transformer!` / `export_projector!` line. The generated types are plain Rust values
 //! (with serde), so that logic is tested natively with `cargo test`.
 
+pub mod element;
 pub mod fields;
 pub mod rules;
 pub mod time;

@@ -3,7 +3,7 @@
 
 pub mod files;
 
-use dialogsync_sdk::time::parse_instant;
+use dialogsync_sdk::time::parse_oslo;
 use serde_json::Value;
 
 /// One record as fetched, before any component has seen it.
@@ -52,7 +52,8 @@ impl RecordKeys {
         };
         let version = self.version_fields.iter().find_map(|f| match value.get(f)? {
             Value::Number(n) => Some(n.as_i64().ok_or_else(|| format!("`{f}` is not an integer"))),
-            Value::String(s) => Some(parse_instant(s).map_err(|e| format!("`{f}`: {e}"))),
+            // Altinn 2 versions are wall times without an offset: Oslo, as everywhere in Altinn 2.
+            Value::String(s) => Some(parse_oslo(s).map_err(|e| format!("`{f}`: {e}"))),
             _ => None,
         });
         match version {
