@@ -38,23 +38,30 @@ pub fn read_json(path: &Path) -> Value {
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
+    pub source: String,
 }
 
 impl Env {
     /// A config whose source `a3-app-instances` uses `transformer` (a component name).
     pub fn new(transformer: &str, limits: &str) -> Env {
+        Env::for_source("a3-app-instances", transformer, limits)
+    }
+
+    /// A config with one source, of the built-in kind `source`, using `transformer`.
+    pub fn for_source(source: &str, transformer: &str, limits: &str) -> Env {
+        let (_, id_field, versions) = dialogsync::config::KNOWN_SOURCES.iter().find(|(n, ..)| *n == source).expect("known source");
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("dialogsync.toml");
         let text = format!(
             "store = \"sqlite://{db}\"\ncache_dir = \"{cache}\"\nprojector = \"{projector}\"\n[limits]\n{limits}\n\
-             [sources.a3-app-instances]\ncomponent = \"{transformer}\"\nid_field = \"id\"\nversion_fields = [\"lastChanged\", \"created\"]\n",
+             [sources.{source}]\ncomponent = \"{transformer}\"\nid_field = \"{id_field}\"\nversion_fields = {versions:?}\n",
             db = dir.path().join("store.db").display(),
             cache = root().join("target/test-component-cache").display(),
             projector = component("dialog-projector").display(),
             transformer = component(transformer).display(),
         );
         std::fs::write(&config, text).unwrap();
-        Env { dir, config }
+        Env { dir, config, source: source.to_string() }
     }
 
     /// Runs `dialogsync --config … ARGS`; returns stdout, failing the test on a non-zero exit.
@@ -75,7 +82,7 @@ impl Env {
 
     /// `backfill --summary-json` of `input`.
     pub fn backfill(&self, input: &Path) -> Value {
-        let out = self.ok(&["backfill", "--source", "a3-app-instances", "--input", input.to_str().unwrap(), "--summary-json"]);
+        let out = self.ok(&["backfill", "--source", &self.source, "--input", input.to_str().unwrap(), "--summary-json"]);
         let summary: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("summary {out:?}: {e}"));
         let n = |k: &str| summary[k].as_u64().unwrap();
         assert_eq!(
@@ -114,4 +121,14 @@ pub fn instance(n: u32, title: &str) -> Value {
         "created": format!("2024-05-{:02}T10:00:00Z", 1 + n % 28),
         "lastChanged": format!("2024-06-{:02}T10:00:00Z", 1 + n % 28),
     })
+}
+
+/// The CreateDialog schema of the real service-owner spec, as a JSON Schema with its refs.
+pub fn create_dialog_schema(altinn: &std::path::Path) -> jsonschema::Validator {
+    let spec = read_json(&altinn.join("dialogporten/openapi.v1.serviceowner.verified.json"));
+    let schema = serde_json::json!({
+        "$ref": "#/components/schemas/CreateDialog",
+        "components": spec["components"],
+    });
+    jsonschema::options().build(&schema).expect("CreateDialog schema compiles")
 }

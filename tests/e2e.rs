@@ -4,19 +4,9 @@
 #[path = "common.rs"]
 mod common;
 
-use common::{Env, counts, instance, read_json, shared_altinn};
+use common::{Env, counts, create_dialog_schema, instance, read_json, shared_altinn};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// The CreateDialog schema of the real service-owner spec, as a JSON Schema with its refs.
-fn create_dialog_schema(altinn: &std::path::Path) -> jsonschema::Validator {
-    let spec = read_json(&altinn.join("dialogporten/openapi.v1.serviceowner.verified.json"));
-    let schema = serde_json::json!({
-        "$ref": "#/components/schemas/CreateDialog",
-        "components": spec["components"],
-    });
-    jsonschema::options().build(&schema).expect("CreateDialog schema compiles")
-}
 
 /// The rules of DESIGN.md "Dialog rules", checked independently of the host's own validator.
 fn assert_dialog_rules(d: &Value) {
@@ -243,6 +233,11 @@ fn newer_versions_win_whatever_the_order_and_hard_deletes_remove() {
     let gone = env.backfill(&dir("gone", &[deleted]));
     assert_eq!(counts(&gone), [1, 0, 0, 1, 0, 0]);
     assert_eq!(gone["skip_reasons"]["hard-deleted in Altinn Storage"], 1);
+    assert!(env.dialogs().is_empty());
+    // An older version arriving after the delete does not bring it back.
+    let late = env.backfill(&dir("late", &[version("second again", "2024-07-02T12:00:00Z")]));
+    assert_eq!(counts(&late), [1, 0, 0, 1, 0, 0], "{late}");
+    assert_eq!(late["skip_reasons"]["removed at the source by a newer version"], 1);
     assert!(env.dialogs().is_empty());
 }
 

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod fixtures;
+pub mod generate;
 pub mod parties;
 pub mod runtime;
 pub mod sources;

@@ -60,6 +60,26 @@ enum Command {
         #[command(subcommand)]
         command: PartiesCommand,
     },
+    /// Write realistic records of a source, with real data's defects (deterministic per seed).
+    Generate {
+        #[arg(long)]
+        source: String,
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        /// First day (YYYY-MM-DD).
+        #[arg(long, default_value = "2024-01-01")]
+        from: chrono::NaiveDate,
+        /// Last day (YYYY-MM-DD).
+        #[arg(long, default_value = "2025-12-31")]
+        to: chrono::NaiveDate,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Fraction of records written malformed.
+        #[arg(long, default_value_t = 0.0)]
+        bad_ratio: f64,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Work on components in isolation.
     Component {
         #[command(subcommand)]
@@ -148,13 +168,18 @@ async fn run(cli: Cli) -> Result<()> {
     if let Some(url) = cli.store {
         config.store = url;
     }
+    if let Command::Generate { source, count, from, to, seed, bad_ratio, out } = cli.command {
+        let report = dialogsync::generate::generate(dialogsync::generate::Options { source, count, from, to, seed, bad_ratio, out })?;
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
     if let Command::Component { command: ComponentCommand::Test { component, fixtures, source, update } } = cli.command {
         return component_test(&config, &component, &fixtures, source, update);
     }
     let store = Store::open(&config.store).await?;
 
     match cli.command {
-        Command::Init { .. } | Command::Component { .. } => unreachable!(),
+        Command::Init { .. } | Command::Component { .. } | Command::Generate { .. } => unreachable!(),
         Command::Backfill { source, input, summary_json } => {
             let sc = config.source(&source)?;
             let input = input.or(sc.input.clone()).with_context(|| format!("source {source} has no input folder: pass --input DIR"))?;

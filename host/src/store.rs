@@ -111,8 +111,9 @@ pub struct DeadLetter {
 pub struct Commit {
     pub staged: Vec<Staged>,
     pub upserts: Vec<(DialogRow, &'static str)>,
-    /// Raw source ids whose record is gone at the source: dialogs made from them are deleted.
-    pub deletes: Vec<String>,
+    /// Raw source ids whose record is gone at the source, with the version that says so:
+    /// dialogs made from them are deleted and a tombstone keeps older versions out.
+    pub deletes: Vec<(String, i64)>,
     pub dead: Vec<DeadLetter>,
     /// Source ids that succeeded: their dead letters are resolved.
     pub resolved: Vec<String>,
@@ -198,6 +199,22 @@ impl Store {
             .collect())
     }
 
+    /// The versions that removed the given raw source ids, where any did.
+    pub async fn tombstones(&self, source: &str, source_ids: &[String]) -> Result<HashMap<String, i64>> {
+        if source_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT source_id, source_version FROM tombstones WHERE source = ");
+        q.push_bind(source).push(" AND source_id IN (");
+        let mut sep = q.separated(", ");
+        for id in source_ids {
+            sep.push_bind(id);
+        }
+        q.push(")");
+        let rows = q.build().fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     /// Writes one batch in one transaction.
     pub async fn commit(&self, source: &str, c: &Commit) -> Result<()> {
         let at = now();
@@ -244,7 +261,14 @@ impl Store {
                     .await?;
             }
         }
-        for source_id in &c.deletes {
+        for (source_id, version) in &c.deletes {
+            sqlx::query(
+                "INSERT INTO tombstones (source, source_id, source_version, at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (source, source_id) DO UPDATE SET source_version = MAX(source_version, excluded.source_version)",
+            )
+            .bind(source).bind(source_id).bind(version).bind(&at)
+            .execute(&mut *tx)
+            .await?;
             let gone: Vec<String> = sqlx::query_scalar(
                 "DELETE FROM dialogs WHERE id IN (SELECT dialog_id FROM raw_records WHERE source = ? AND source_id = ? AND dialog_id IS NOT NULL) RETURNING id",
             )

@@ -159,7 +159,7 @@ impl Pipeline {
                 Ok(Transformed::Element(e)) => elements.push((i, e)),
                 Ok(Transformed::Skip(skip)) => {
                     if skip.remove_existing {
-                        commit.deletes.push(r.source_id.clone());
+                        commit.deletes.push((r.source_id.clone(), r.version));
                     }
                     *summary.skip_reasons.entry(skip.reason.clone()).or_default() += 1;
                     commit.resolved.push(r.source_id.clone());
@@ -172,6 +172,26 @@ impl Pipeline {
                 }
             }
         }
+
+        // Gone at the source: an older version fetched later must not bring the dialog back.
+        let raw_ids: Vec<String> = elements.iter().map(|(i, _)| records[*i].0.source_id.clone()).collect();
+        let mut removed = self.store.tombstones(&self.source, &raw_ids).await?;
+        for (id, version) in &commit.deletes {
+            let v = removed.entry(id.clone()).or_insert(*version);
+            *v = (*v).max(*version);
+        }
+        elements.retain(|(i, _)| {
+            let r = &records[*i].0;
+            match removed.get(&r.source_id) {
+                Some(v) if *v >= r.version => {
+                    let reason = "removed at the source by a newer version".to_string();
+                    *summary.skip_reasons.entry(reason.clone()).or_default() += 1;
+                    fates[*i] = Some(Fate::new(Outcome::Skipped, Some(reason)));
+                    false
+                }
+                _ => true,
+            }
+        });
 
         // Resolve legacy party ids through the register; unknown ones wait, never guessed.
         let wanted: Vec<String> = elements.iter().filter_map(|(_, e)| match &e.party { Party::PartyId(p) => Some(p.clone()), _ => None }).collect();

@@ -3,22 +3,18 @@
 //! counted skip, as in Altinn's own migration.
 
 use dialogsync_sdk::element::{blank_state, event, nb};
-use dialogsync_sdk::fields::{flag, list, oslo_instant, parse_json, required_oslo_instant, required_text, text};
+use dialogsync_sdk::fields::{a2_reportee, flag, list, oslo_instant, parse_object, required_oslo_instant, required_text, text};
 use dialogsync_sdk::types::{
-    ActorKind, Attachment, Consumer, Element, ElementKind, EventKind, LegacyRef, Link, Party,
+    ActorKind, Attachment, Consumer, Element, ElementKind, EventKind, LegacyRef, Link,
     RecordError, Skip, SourceRecord, Transformed,
 };
-use serde_json::Value;
 
 /// The source kind this transformer serves.
 pub const SOURCE: &str = "a2-archived-forms";
 
 /// Transforms one archived form.
 pub fn transform(record: &SourceRecord) -> Result<Transformed, RecordError> {
-    let v = parse_json(&record.payload)?;
-    if !v.is_object() {
-        return Err(RecordError::Malformed("an archived form must be a JSON object".into()));
-    }
+    let v = parse_object(&record.payload, "an archived form")?;
     let reference = required_text(&v, "archiveReference")?;
     if !flag(&v, "isCompleted") {
         return Ok(Transformed::Skip(Skip {
@@ -32,13 +28,7 @@ pub fn transform(record: &SourceRecord) -> Result<Transformed, RecordError> {
     let owner = required_text(&v, "serviceOwnerCode")?;
     let archived_at = required_oslo_instant(&v, "archivedDate")?;
     let created_at = oslo_instant(&v, "createdDate")?.unwrap_or(archived_at).min(archived_at);
-    let party = if let Some(ssn) = text(&v, "reportee.ssn") {
-        Party::Urn(format!("urn:altinn:person:identifier-no:{ssn}"))
-    } else if let Some(org) = text(&v, "reportee.orgNumber") {
-        Party::Urn(format!("urn:altinn:organization:identifier-no:{org}"))
-    } else {
-        Party::PartyId(required_text(&v, "reportee.partyId")?)
-    };
+    let party = a2_reportee(&v)?;
 
     // An archived form was submitted and received: Altinn's mapping makes it Completed.
     let mut state = blank_state();

@@ -4,9 +4,9 @@
 //! events are deduplicated on (status, second, actor) and applied in time order.
 
 use dialogsync_sdk::element::{blank_state, dedupe, event, language, nb, text as localized};
-use dialogsync_sdk::fields::{invalid, list, oslo_instant, parse_json, required_oslo_instant, required_text, text};
+use dialogsync_sdk::fields::{a2_reportee, invalid, list, oslo_instant, parse_object, required_oslo_instant, required_text, text};
 use dialogsync_sdk::types::{
-    ActorKind, Attachment, Consumer, Element, ElementKind, EventKind, LegacyRef, Link, Party,
+    ActorKind, Attachment, Consumer, Element, ElementKind, EventKind, LegacyRef, Link,
     RecordError, Skip, SourceRecord, Transformed,
 };
 use serde_json::Value;
@@ -16,16 +16,13 @@ pub const SOURCE: &str = "a2-correspondence";
 
 /// Transforms one correspondence.
 pub fn transform(record: &SourceRecord) -> Result<Transformed, RecordError> {
-    let v = parse_json(&record.payload)?;
-    if !v.is_object() {
-        return Err(RecordError::Malformed("a correspondence must be a JSON object".into()));
-    }
+    let v = parse_object(&record.payload, "a correspondence")?;
     let id = required_text(&v, "correspondenceId")?;
     let reportee_element = required_text(&v, "reporteeElementId")?;
     let service_code = required_text(&v, "serviceCode")?;
     let edition = required_text(&v, "serviceEditionCode")?;
     let created_at = required_oslo_instant(&v, "createdDate")?;
-    let party = party(&v)?;
+    let party = a2_reportee(&v)?;
     let owner = required_text(&v, "sender.serviceOwnerCode")?;
     let lang = language(text(&v, "language").as_deref());
 
@@ -119,21 +116,11 @@ pub fn transform(record: &SourceRecord) -> Result<Transformed, RecordError> {
     }))
 }
 
-/// The reportee: a person or organisation number when given, else the legacy party id.
-fn party(v: &Value) -> Result<Party, RecordError> {
-    if let Some(ssn) = text(v, "reportee.ssn") {
-        Ok(Party::Urn(format!("urn:altinn:person:identifier-no:{ssn}")))
-    } else if let Some(org) = text(v, "reportee.orgNumber") {
-        Ok(Party::Urn(format!("urn:altinn:organization:identifier-no:{org}")))
-    } else {
-        Ok(Party::PartyId(required_text(v, "reportee.partyId")?))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use dialogsync_sdk::time::format_instant;
+    use dialogsync_sdk::types::Party;
 
     fn run(json: &str) -> Result<Transformed, RecordError> {
         transform(&SourceRecord { source_id: "1".into(), source_version: 1, payload: json.as_bytes().to_vec(), content_type: "application/json".into() })

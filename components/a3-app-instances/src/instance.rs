@@ -4,7 +4,7 @@
 //! are ignored; a missing required field is an error naming it.
 
 use dialogsync_sdk::element::nb;
-use dialogsync_sdk::fields::{at, flag, instant, invalid, parse_json, required_instant, required_text, text};
+use dialogsync_sdk::fields::{at, flag, instant, invalid, parse_object, required_instant, required_text, text};
 use dialogsync_sdk::types::{
     Actor, ActorKind, Attachment, Consumer, Element, ElementEvent, ElementKind, ElementState,
     EventKind, LegacyRef, Link, Localized, Party, ProcessTask, RecordError, Skip, SourceRecord,
@@ -17,10 +17,7 @@ pub const SOURCE: &str = "a3-app-instances";
 
 /// Transforms one instance record.
 pub fn transform(record: &SourceRecord) -> Result<Transformed, RecordError> {
-    let v = parse_json(&record.payload)?;
-    if !v.is_object() {
-        return Err(RecordError::Malformed("an app instance must be a JSON object".into()));
-    }
+    let v = parse_object(&record.payload, "an app instance")?;
     let party_id = required_text(&v, "instanceOwner.partyId")?;
     let guid = instance_guid(&required_text(&v, "id")?)?;
     if flag(&v, "status.isHardDeleted") {
@@ -168,6 +165,25 @@ fn events(v: &Value, created_at: i64) -> Result<Vec<ElementEvent>, RecordError> 
             out.push(event(EventKind::SoftDeleted, at, Some(ActorKind::PartyRepresentative)));
         }
     }
+    // Storage's instance events, where the export carries them (`instanceEvents`).
+    for (i, e) in at(v, "instanceEvents").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        let kind = match text(e, "eventType").unwrap_or_default().to_ascii_lowercase().as_str() {
+            "created" => EventKind::Created,
+            "saved" => EventKind::Saved,
+            "submited" | "submitted" => EventKind::Submitted,
+            "signed" => EventKind::Signed,
+            "read" => EventKind::Read,
+            "deleted" => EventKind::SoftDeleted,
+            "undeleted" => EventKind::Restored,
+            "senttosigning" => EventKind::SentToSigning,
+            "paymentmade" => EventKind::PaymentMade,
+            _ => continue,
+        };
+        let field = format!("instanceEvents[{i}].created");
+        let when = instant(e, "created").map_err(|_| invalid(&field, "not an RFC 3339 time"))?.ok_or(RecordError::MissingField(field))?;
+        let person = text(e, "user.nationalIdentityNumber").filter(|n| n.len() == 11).map(|n| format!("urn:altinn:person:identifier-no:{n}"));
+        out.push(ElementEvent { kind, at: when, actor: Some(Actor { kind: ActorKind::PartyRepresentative, id: person, name: None }) });
+    }
     for (i, c) in at(v, "completeConfirmations").and_then(Value::as_array).into_iter().flatten().enumerate() {
         if let Some(at) = instant(c, "confirmedOn").map_err(|_| invalid(&format!("completeConfirmations[{i}].confirmedOn"), "not an RFC 3339 time"))? {
             out.push(event(EventKind::Confirmed, at, Some(ActorKind::ServiceOwner)));
@@ -247,6 +263,20 @@ mod tests {
         let bad_time = BASE.replace("2019-07-31T09:57:23.4729995Z", "yesterday");
         assert!(matches!(transform(&record(&bad_time)), Err(RecordError::InvalidField(f)) if f.field == "created"));
         assert!(matches!(transform(&record("[1]")), Err(RecordError::Malformed(_))));
+    }
+
+    #[test]
+    fn instance_events_become_dated_events() {
+        let json = BASE.replace(r#""_rid":"ignored","#, r#""instanceEvents":[
+            {"eventType":"Saved","created":"2019-07-31T10:00:00Z","user":{"nationalIdentityNumber":"01044091042"}},
+            {"eventType":"Submited","created":"2019-08-01T10:00:00Z"},
+            {"eventType":"process_StartTask","created":"2019-08-01T10:00:00Z"}],"#);
+        let Transformed::Element(e) = transform(&record(&json)).unwrap() else { panic!() };
+        let kinds: Vec<EventKind> = e.events.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, vec![EventKind::Created, EventKind::Submitted, EventKind::Saved, EventKind::Submitted]);
+        assert_eq!(e.events[2].actor.as_ref().unwrap().id.as_deref(), Some("urn:altinn:person:identifier-no:01044091042"));
+        let bad = json.replace("2019-07-31T10:00:00Z", "soon");
+        assert!(matches!(transform(&record(&bad)), Err(RecordError::InvalidField(f)) if f.field == "instanceEvents[0].created"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! Format: `docs/sources/a3-correspondence.md`. Times carry offsets (RFC 3339).
 
 use dialogsync_sdk::element::{blank_state, event, language, nb, text as localized};
-use dialogsync_sdk::fields::{at, instant, invalid, list, parse_json, required_instant, required_text, text};
+use dialogsync_sdk::fields::{at, instant, invalid, list, parse_object, required_instant, required_text, text};
 use dialogsync_sdk::types::{
     ActorKind, Attachment, Consumer, Element, ElementKind, EventKind, LegacyRef, Link, Party,
     RecordError, Skip, SourceRecord, Transformed,
@@ -28,10 +28,7 @@ fn party_urn(field: &str, s: &str) -> Result<String, RecordError> {
 
 /// Transforms one correspondence.
 pub fn transform(record: &SourceRecord) -> Result<Transformed, RecordError> {
-    let v = parse_json(&record.payload)?;
-    if !v.is_object() {
-        return Err(RecordError::Malformed("a correspondence must be a JSON object".into()));
-    }
+    let v = parse_object(&record.payload, "a correspondence")?;
     let id = required_text(&v, "correspondenceId")?.to_ascii_lowercase();
     let resource = required_text(&v, "resourceId")?;
     let recipient = party_urn("recipient", &required_text(&v, "recipient")?)?;

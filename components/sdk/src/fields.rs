@@ -10,6 +10,24 @@ pub fn parse_json(payload: &[u8]) -> Result<Value, RecordError> {
     serde_json::from_slice(bytes).map_err(|e| RecordError::Malformed(format!("invalid JSON: {e}")))
 }
 
+/// Parses a payload that must be one JSON object; `what` names it in the error.
+pub fn parse_object(payload: &[u8], what: &str) -> Result<Value, RecordError> {
+    let v = parse_json(payload)?;
+    if v.is_object() { Ok(v) } else { Err(RecordError::Malformed(format!("{what} must be a JSON object"))) }
+}
+
+/// An Altinn 2 reportee (`reportee.ssn`, `reportee.orgNumber`, else `reportee.partyId`).
+pub fn a2_reportee(v: &Value) -> Result<crate::types::Party, RecordError> {
+    use crate::types::Party;
+    Ok(if let Some(ssn) = text(v, "reportee.ssn") {
+        Party::Urn(format!("urn:altinn:person:identifier-no:{ssn}"))
+    } else if let Some(org) = text(v, "reportee.orgNumber") {
+        Party::Urn(format!("urn:altinn:organization:identifier-no:{org}"))
+    } else {
+        Party::PartyId(required_text(v, "reportee.partyId")?)
+    })
+}
+
 /// The value at a dotted path (`instanceOwner.partyId`); `null` counts as absent.
 pub fn at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.')
