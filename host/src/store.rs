@@ -122,6 +122,21 @@ pub struct Commit {
     pub checkpoint: Option<(String, String)>,
 }
 
+/// `PREFIX [source = ? AND] COLUMN IN (?, …)`, binding each id.
+fn select_in<'a>(prefix: &'a str, source: Option<&'a str>, column: &str, ids: &'a [String]) -> QueryBuilder<Sqlite> {
+    let mut q = QueryBuilder::new(prefix);
+    if let Some(source) = source {
+        q.push(" source = ").push_bind(source).push(" AND");
+    }
+    q.push(format_args!(" {column} IN ("));
+    let mut sep = q.separated(", ");
+    for id in ids {
+        sep.push_bind(id);
+    }
+    q.push(")");
+    q
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
@@ -170,13 +185,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT party_id, urn FROM parties WHERE party_id IN (");
-        let mut sep = q.separated(", ");
-        for id in ids {
-            sep.push_bind(id);
-        }
-        q.push(")");
-        let rows = q.build().fetch_all(&self.pool).await?;
+        let rows = select_in("SELECT party_id, urn FROM parties WHERE", None, "party_id", ids).build().fetch_all(&self.pool).await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
@@ -185,14 +194,8 @@ impl Store {
         if source_ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT source_id, id, source_version, content_hash, document FROM dialogs WHERE source = ");
-        q.push_bind(source).push(" AND source_id IN (");
-        let mut sep = q.separated(", ");
-        for id in source_ids {
-            sep.push_bind(id);
-        }
-        q.push(")");
-        let rows = q.build().fetch_all(&self.pool).await?;
+        let sql = "SELECT source_id, id, source_version, content_hash, document FROM dialogs WHERE";
+        let rows = select_in(sql, Some(source), "source_id", source_ids).build().fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
             .map(|r| (r.get(0), Current { id: r.get(1), source_version: r.get(2), content_hash: r.get(3), document: r.get(4) }))
@@ -204,14 +207,8 @@ impl Store {
         if source_ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT source_id, source_version FROM tombstones WHERE source = ");
-        q.push_bind(source).push(" AND source_id IN (");
-        let mut sep = q.separated(", ");
-        for id in source_ids {
-            sep.push_bind(id);
-        }
-        q.push(")");
-        let rows = q.build().fetch_all(&self.pool).await?;
+        let sql = "SELECT source_id, source_version FROM tombstones WHERE";
+        let rows = select_in(sql, Some(source), "source_id", source_ids).build().fetch_all(&self.pool).await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
