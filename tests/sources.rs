@@ -109,3 +109,56 @@ fn versions_applied_in_any_order_end_in_the_same_dialogs() {
         assert!(key(&a) == key(&b), "{source}: the same dialogs whatever the order");
     }
 }
+
+#[test]
+fn later_versions_change_state_and_keep_earlier_activities() {
+    let env = Env::for_source("a2-correspondence", "a2-correspondence", "");
+    let base = serde_json::json!({
+        "correspondenceId": 777, "reporteeElementId": 888, "serviceCode": "4503", "serviceEditionCode": 2,
+        "reportee": { "ssn": "01044091042" }, "sender": { "serviceOwnerCode": "skd" }, "title": "Vedtak",
+        "createdDate": "2024-10-27T02:30:00", "confirmationNeeded": true, "lastChanged": "2024-10-27T02:30:00",
+    });
+    let with = |events: Value, changed: &str| {
+        let mut v = base.clone();
+        v["statusEvents"] = events;
+        v["lastChanged"] = changed.into();
+        v
+    };
+    let read = serde_json::json!([{ "status": "Read", "time": "2024-10-28T08:00:00" }]);
+    let confirmed_archived = serde_json::json!([
+        { "status": "Read", "time": "2024-10-28T08:00:00" },
+        { "status": "Confirmed", "time": "2024-10-28T08:01:00" },
+        { "status": "Archived", "time": "2024-10-29T00:30:00" }
+    ]);
+    let deleted = serde_json::json!([
+        { "status": "Read", "time": "2024-10-28T08:00:00" },
+        { "status": "Confirmed", "time": "2024-10-28T08:01:00" },
+        { "status": "Archived", "time": "2024-10-29T00:30:00" },
+        { "status": "Deleted", "time": "2024-11-01T10:00:00" }
+    ]);
+    let step = |name: &str, v: Value| {
+        let dir = env.dir.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("r.json"), v.to_string()).unwrap();
+        let s = env.backfill(&dir);
+        assert_eq!(s["migrated"], 1, "{name}: {s}");
+        let d = env.dialogs().remove(0);
+        let activities: Vec<(String, String)> = d["activities"].as_array().unwrap().iter().map(|a| (a["id"].as_str().unwrap().into(), a["type"].as_str().unwrap().into())).collect();
+        (d["status"].as_str().unwrap().to_string(), d["systemLabel"].as_str().unwrap().to_string(), activities)
+    };
+    let (s1, l1, a1) = step("v1", base.clone());
+    assert_eq!((s1.as_str(), l1.as_str()), ("RequiresAttention", "Default"));
+    let (s2, _, a2) = step("v2", with(read, "2024-10-28T08:00:00"));
+    assert_eq!(s2, "RequiresAttention");
+    let (s3, l3, a3) = step("v3", with(confirmed_archived, "2024-10-29T00:30:00"));
+    assert_eq!((s3.as_str(), l3.as_str()), ("NotApplicable", "Archive"));
+    let (_, l4, a4) = step("v4", with(deleted, "2024-11-01T10:00:00"));
+    assert_eq!(l4, "Bin");
+    // Each version keeps every earlier activity, with the same id, and adds its own.
+    for (earlier, later) in [(&a1, &a2), (&a2, &a3), (&a3, &a4)] {
+        assert!(earlier.iter().all(|a| later.contains(a)), "{earlier:?} not kept in {later:?}");
+        assert!(later.len() > earlier.len());
+    }
+    let types: Vec<&str> = a4.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(types, ["DialogCreated", "CorrespondenceOpened", "CorrespondenceConfirmed", "DialogDeleted"]);
+}
