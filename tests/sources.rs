@@ -159,6 +159,11 @@ fn later_versions_change_state_and_keep_earlier_activities() {
         assert!(earlier.iter().all(|a| later.contains(a)), "{earlier:?} not kept in {later:?}");
         assert!(later.len() > earlier.len());
     }
+    // Found by either legacy reference, and by nothing else.
+    for label in ["urn:altinn:a2:correspondence-id:777", "URN:ALTINN:A2:REPORTEE-ELEMENT-ID:888"] {
+        assert_eq!(env.ok(&["dialogs", "search", "--label", label]).lines().count(), 1, "{label}");
+    }
+    assert_eq!(env.ok(&["dialogs", "search", "--label", "urn:altinn:a2:correspondence-id:77"]).lines().count(), 0);
     let types: Vec<&str> = a4.iter().map(|(_, t)| t.as_str()).collect();
     assert_eq!(types, ["DialogCreated", "CorrespondenceOpened", "CorrespondenceConfirmed", "DialogDeleted"]);
 }

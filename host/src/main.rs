@@ -50,6 +50,14 @@ enum Command {
         #[command(subcommand)]
         command: DialogsCommand,
     },
+    /// Changes to dialogs (created, updated, deleted), in commit order, one JSON per line.
+    Events {
+        /// Only events after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+    },
     /// Records that failed, with the phase, component and error.
     DeadLetters {
         #[command(subcommand)]
@@ -119,6 +127,9 @@ enum DialogsCommand {
         /// Source name.
         #[arg(long)]
         source: Option<String>,
+        /// A legacy reference label, e.g. urn:altinn:a2:correspondence-id:51234567.
+        #[arg(long)]
+        label: Option<String>,
         #[arg(long, default_value_t = 100)]
         limit: i64,
     },
@@ -221,9 +232,14 @@ async fn run(cli: Cli) -> Result<()> {
             let doc = store.dialog(&id).await?.with_context(|| format!("no dialog {id}"))?;
             println!("{doc}");
         }
-        Command::Dialogs { command: DialogsCommand::Search { party, source, limit } } => {
-            for doc in store.search(party.as_deref(), source.as_deref(), limit).await? {
+        Command::Dialogs { command: DialogsCommand::Search { party, source, label, limit } } => {
+            for doc in store.search(party.as_deref(), source.as_deref(), label.as_deref(), limit).await? {
                 println!("{doc}");
+            }
+        }
+        Command::Events { after, limit } => {
+            for e in store.events(after, limit).await? {
+                println!("{}", serde_json::to_string(&e)?);
             }
         }
         Command::DeadLetters { command: DeadLettersCommand::List { source, json } } => {

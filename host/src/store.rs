@@ -106,6 +106,17 @@ pub struct DeadLetter {
     pub attempts: i64,
 }
 
+/// A change to a dialog, as committed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeEvent {
+    pub seq: i64,
+    pub dialog_id: String,
+    /// created, updated, deleted.
+    pub kind: String,
+    pub source: String,
+    pub at: String,
+}
+
 /// Everything one batch writes, committed together.
 #[derive(Debug, Default)]
 pub struct Commit {
@@ -347,15 +358,28 @@ impl Store {
         Ok(sqlx::query_scalar("SELECT document FROM dialogs WHERE id = ?").bind(id).fetch_optional(&self.pool).await?)
     }
 
-    /// Documents, newest updated first.
-    pub async fn search(&self, party: Option<&str>, source: Option<&str>, limit: i64) -> Result<Vec<String>> {
+    /// Documents, newest updated first; `label` finds a dialog by any legacy reference
+    /// (a service-owner label such as `urn:altinn:a2:archive-reference:AR12345678`).
+    pub async fn search(&self, party: Option<&str>, source: Option<&str>, label: Option<&str>, limit: i64) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT document FROM dialogs WHERE (?1 IS NULL OR party = ?1) AND (?2 IS NULL OR source = ?2)
-             ORDER BY updated_at DESC, id DESC LIMIT ?3",
+               AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(document, '$.serviceOwnerContext.serviceOwnerLabels')
+                                          WHERE lower(json_extract(value, '$.value')) = lower(?3)))
+             ORDER BY updated_at DESC, id DESC LIMIT ?4",
         )
-        .bind(party).bind(source).bind(limit)
+        .bind(party).bind(source).bind(label).bind(limit)
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// Change events after sequence number `after`, in commit order.
+    pub async fn events(&self, after: i64, limit: i64) -> Result<Vec<ChangeEvent>> {
+        let rows = sqlx::query("SELECT seq, dialog_id, kind, source, at FROM change_events WHERE seq > ? ORDER BY seq LIMIT ?")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| ChangeEvent { seq: r.get(0), dialog_id: r.get(1), kind: r.get(2), source: r.get(3), at: r.get(4) }).collect())
     }
 
     pub async fn dead_letters(&self, source: Option<&str>) -> Result<Vec<DeadLetter>> {
