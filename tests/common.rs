@@ -103,7 +103,7 @@ impl Env {
     }
 }
 
-/// The five counters of a summary, in order fetched, migrated, unchanged, skipped, waiting, dead.
+/// The six counters of a summary, in order: fetched, migrated, unchanged, skipped, waiting, dead.
 pub fn counts(s: &Value) -> [u64; 6] {
     ["fetched", "migrated", "unchanged", "skipped", "waiting", "dead"].map(|k| s[k].as_u64().unwrap())
 }

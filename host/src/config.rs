@@ -2,6 +2,7 @@
 //! Every value has a default, so a one-off run needs no file; command-line flags override both.
 
 use crate::runtime::Limits;
+use crate::sources::RecordKeys;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -42,10 +43,10 @@ pub struct SourceConfig {
     pub connector: String,
     /// The folder the `files` connector reads.
     pub input: Option<PathBuf>,
-    /// JSON field holding each record's id.
-    pub id_field: String,
-    /// JSON fields holding each record's version (a time or a number); the first present wins.
-    pub version_fields: Vec<String>,
+    /// `id_field`: the JSON field holding each record's id; `version_fields`: the fields holding
+    /// its version (a time or a number), the first present winning.
+    #[serde(flatten)]
+    pub keys: RecordKeys,
 }
 
 fn default_store() -> String {
@@ -113,8 +114,7 @@ impl Config {
             component: format!("target/components/{name}.wasm").into(),
             connector: default_connector(),
             input: None,
-            id_field: id.to_string(),
-            version_fields: versions.iter().map(|v| v.to_string()).collect(),
+            keys: RecordKeys { id_field: id.to_string(), version_fields: versions.iter().map(|v| v.to_string()).collect() },
         })
     }
 }

@@ -107,7 +107,7 @@ impl Gen {
         }
     }
 
-    /// One record in up to three versions (newest last), each a (version time, JSON) pair.
+    /// One record's versions, oldest first.
     fn versions(&mut self, i: usize) -> Vec<Value> {
         match self.o.source.as_str() {
             "a2-correspondence" => self.a2_correspondence(i),

@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use dialogsync::config::{Config, TEMPLATE};
 use dialogsync::runtime::{Runtime, bindings::types::SyncMode};
-use dialogsync::sources::{RecordKeys, files};
+use dialogsync::sources::files;
 use dialogsync::store::Store;
 use dialogsync::sync::{Pipeline, Summary};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -206,8 +206,7 @@ async fn run(cli: Cli) -> Result<()> {
                 mode: SyncMode::Historic,
                 now: chrono::Utc::now().timestamp_micros(),
             };
-            let keys = RecordKeys { id_field: sc.id_field, version_fields: sc.version_fields };
-            let records = files::read(&input, keys).with_context(|| format!("reading {}", input.display()))?;
+            let records = files::read(&input, sc.keys).with_context(|| format!("reading {}", input.display()))?;
             let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}")?);
             let summary = pipeline.run(records, |s| bar.set_message(line(s))).await?;
             bar.finish_and_clear();
@@ -269,8 +268,7 @@ fn component_test(config: &Config, component: &std::path::Path, fixtures: &std::
     let runtime = Runtime::new(config.limits.clone(), &config.cache_dir)?;
     let transformer = runtime.load_transformer(component)?;
     let projector = runtime.load_projector(&config.projector)?;
-    let keys = RecordKeys { id_field: sc.id_field, version_fields: sc.version_fields };
-    let cases = dialogsync::fixtures::run(&runtime, &transformer, &projector, &keys, fixtures, update)?;
+    let cases = dialogsync::fixtures::run(&runtime, &transformer, &projector, &sc.keys, fixtures, update)?;
     let failed: Vec<_> = cases.iter().filter(|c| c.diff.is_some()).collect();
     for c in &failed {
         println!("FAIL {}\n{}", c.name, c.diff.as_deref().unwrap_or_default());

@@ -48,12 +48,8 @@ impl Outcome {
 /// A fetched record version and its outcome.
 #[derive(Debug, Clone)]
 pub struct Staged {
-    pub source_id: String,
+    pub record: crate::sources::RawRecord,
     pub content_hash: String,
-    pub version: i64,
-    pub content_type: String,
-    pub payload: Vec<u8>,
-    pub origin: String,
     pub outcome: Outcome,
     pub reason: Option<String>,
     pub waiting_party: Option<String>,
@@ -228,6 +224,7 @@ impl Store {
         let at = now();
         let mut tx = self.pool.begin().await?;
         for s in &c.staged {
+            let r = &s.record;
             sqlx::query(
                 "INSERT INTO raw_records (source, source_id, content_hash, source_version, content_type, payload, origin, outcome, reason, waiting_party, dialog_id, first_seen, last_seen)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -235,8 +232,8 @@ impl Store {
                    origin = excluded.origin, outcome = excluded.outcome, reason = excluded.reason,
                    waiting_party = excluded.waiting_party, dialog_id = excluded.dialog_id, last_seen = excluded.last_seen",
             )
-            .bind(source).bind(&s.source_id).bind(&s.content_hash).bind(s.version).bind(&s.content_type)
-            .bind(&s.payload).bind(&s.origin).bind(s.outcome.as_str()).bind(&s.reason).bind(&s.waiting_party)
+            .bind(source).bind(&r.source_id).bind(&s.content_hash).bind(r.version).bind(&r.content_type)
+            .bind(&r.payload).bind(&r.origin).bind(s.outcome.as_str()).bind(&s.reason).bind(&s.waiting_party)
             .bind(&s.dialog_id).bind(&at).bind(&at)
             .execute(&mut *tx)
             .await?;

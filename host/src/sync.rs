@@ -146,12 +146,20 @@ impl Pipeline {
         let mut fates: Vec<Option<Fate>> = records.iter().map(|_| None).collect();
 
         // Transform.
+        // Payloads travel to the blocking call and back rather than being copied.
         let inputs: Vec<SourceRecord> = records
-            .iter()
-            .map(|(r, _)| SourceRecord { source_id: r.source_id.clone(), source_version: r.version, payload: r.payload.clone(), content_type: r.content_type.clone() })
+            .iter_mut()
+            .map(|(r, _)| SourceRecord { source_id: r.source_id.clone(), source_version: r.version, payload: std::mem::take(&mut r.payload), content_type: r.content_type.clone() })
             .collect();
         let (rt, t) = (self.runtime.clone(), self.transformer.clone());
-        let transformed = tokio::task::spawn_blocking(move || rt.transform(&t, &inputs)).await?;
+        let (inputs, transformed) = tokio::task::spawn_blocking(move || {
+            let out = rt.transform(&t, &inputs);
+            (inputs, out)
+        })
+        .await?;
+        for ((r, _), input) in records.iter_mut().zip(inputs) {
+            r.payload = input.payload;
+        }
         let mut elements: Vec<(usize, Element)> = Vec::new();
         for (i, result) in transformed.into_iter().enumerate() {
             let (r, hash) = &records[i];
@@ -215,15 +223,15 @@ impl Pipeline {
 
         // Project.
         let ctx = ProjectionContext { now: self.now, mode: self.mode };
-        let to_project: Vec<Element> = ready.iter().map(|(_, e)| e.clone()).collect();
+        let (indices, to_project): (Vec<usize>, Vec<Element>) = ready.into_iter().unzip();
+        let ids: Vec<String> = to_project.iter().map(|e| e.source_id.clone()).collect();
         let (rt, p) = (self.runtime.clone(), self.projector.clone());
         let projected = tokio::task::spawn_blocking(move || rt.project(&p, ctx, &to_project)).await?;
 
         // Newer version wins: compare (version, content hash) with what is stored, and with
         // earlier records of this same batch.
-        let ids: Vec<String> = ready.iter().map(|(_, e)| e.source_id.clone()).collect();
         let mut current = self.store.current(&self.source, &ids).await?;
-        for ((i, e), result) in ready.into_iter().zip(projected) {
+        for ((i, element_id), result) in indices.into_iter().zip(ids).zip(projected) {
             let (r, hash) = &records[i];
             let dialog = match result {
                 Ok(d) => d,
@@ -243,7 +251,7 @@ impl Pipeline {
             }
             let row = DialogRow {
                 id: dialog.id.clone(),
-                source_id: e.source_id.clone(),
+                source_id: element_id.clone(),
                 source_version: r.version,
                 content_hash: hash.clone(),
                 party: dialog.party,
@@ -256,7 +264,7 @@ impl Pipeline {
                 projector_hash: self.projector.hash.clone(),
                 document: dialog.document,
             };
-            let (outcome, kind) = match current.get(&e.source_id) {
+            let (outcome, kind) = match current.get(&element_id) {
                 None => (Outcome::Migrated, Some("created")),
                 Some(c) if (r.version, hash.as_str()) > (c.source_version, c.content_hash.as_str()) => {
                     if c.id == row.id && c.document == row.document {
@@ -273,7 +281,7 @@ impl Pipeline {
             fate.dialog_id = Some(row.id.clone());
             fates[i] = Some(fate);
             if let Some(kind) = kind {
-                current.insert(e.source_id.clone(), crate::store::Current { id: row.id.clone(), source_version: r.version, content_hash: hash.clone(), document: row.document.clone() });
+                current.insert(element_id, crate::store::Current { id: row.id.clone(), source_version: r.version, content_hash: hash.clone(), document: row.document.clone() });
                 commit.upserts.push((row, kind));
             }
         }
@@ -282,12 +290,8 @@ impl Pipeline {
             let fate = fate.expect("every record has a fate");
             summary.count(fate.outcome);
             commit.staged.push(Staged {
-                source_id: r.source_id,
+                record: r,
                 content_hash: hash,
-                version: r.version,
-                content_type: r.content_type,
-                payload: r.payload,
-                origin: r.origin,
                 outcome: fate.outcome,
                 reason: fate.reason,
                 waiting_party: fate.waiting_party,

@@ -4,7 +4,7 @@
 //! are ignored; a missing required field is an error naming it.
 
 use dialogsync_sdk::element::nb;
-use dialogsync_sdk::fields::{at, flag, instant, invalid, parse_object, required_instant, required_text, text};
+use dialogsync_sdk::fields::{at, flag, instant, invalid, list, parse_object, required_instant, required_text, text};
 use dialogsync_sdk::types::{
     Actor, ActorKind, Attachment, Consumer, Element, ElementEvent, ElementKind, ElementState,
     EventKind, LegacyRef, Link, Localized, Party, ProcessTask, RecordError, Skip, SourceRecord,
@@ -41,9 +41,7 @@ pub fn transform(record: &SourceRecord) -> Result<Transformed, RecordError> {
         soft_deleted: flag(&v, "status.isSoftDeleted"),
         read: is_read(at(&v, "status.readStatus")),
         confirmation_needed: false,
-        confirmed: at(&v, "completeConfirmations")
-            .and_then(Value::as_array)
-            .is_some_and(|c| !c.is_empty()),
+        confirmed: !list(&v, "completeConfirmations").is_empty(),
         task: task(&v),
         sub_status: text(&v, "status.substatus.label"),
     };
@@ -166,7 +164,7 @@ fn events(v: &Value, created_at: i64) -> Result<Vec<ElementEvent>, RecordError> 
         }
     }
     // Storage's instance events, where the export carries them (`instanceEvents`).
-    for (i, e) in at(v, "instanceEvents").and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (i, e) in list(v, "instanceEvents").iter().enumerate() {
         let kind = match text(e, "eventType").unwrap_or_default().to_ascii_lowercase().as_str() {
             "created" => EventKind::Created,
             "saved" => EventKind::Saved,
@@ -184,7 +182,7 @@ fn events(v: &Value, created_at: i64) -> Result<Vec<ElementEvent>, RecordError> 
         let person = text(e, "user.nationalIdentityNumber").filter(|n| n.len() == 11).map(|n| format!("urn:altinn:person:identifier-no:{n}"));
         out.push(ElementEvent { kind, at: when, actor: Some(Actor { kind: ActorKind::PartyRepresentative, id: person, name: None }) });
     }
-    for (i, c) in at(v, "completeConfirmations").and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (i, c) in list(v, "completeConfirmations").iter().enumerate() {
         if let Some(at) = instant(c, "confirmedOn").map_err(|_| invalid(&format!("completeConfirmations[{i}].confirmedOn"), "not an RFC 3339 time"))? {
             out.push(event(EventKind::Confirmed, at, Some(ActorKind::ServiceOwner)));
         }
@@ -194,10 +192,8 @@ fn events(v: &Value, created_at: i64) -> Result<Vec<ElementEvent>, RecordError> 
 
 /// Data elements that carry a file name (receipts, uploaded files) are the form's attachments.
 fn attachments(v: &Value, instance_ref: &str) -> Vec<Attachment> {
-    at(v, "data")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    list(v, "data")
+        .iter()
         .filter_map(|d| {
             let id = text(d, "id")?;
             let name = text(d, "filename")?;

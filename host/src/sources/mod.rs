@@ -30,8 +30,9 @@ pub struct ReadFailure {
 
 pub type Fetched = Result<RawRecord, ReadFailure>;
 
-/// Which JSON fields identify a record and its version.
-#[derive(Debug, Clone)]
+/// Which JSON fields identify a record and its version (a source's `id_field` and
+/// `version_fields` in the config).
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct RecordKeys {
     pub id_field: String,
     pub version_fields: Vec<String>,
