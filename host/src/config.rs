@@ -186,6 +186,10 @@ mod tests {
         let s = c.source("a3-app-instances").unwrap();
         assert_eq!(s.component, dir.path().join("target/components/a3-app-instances.wasm"));
         assert!(c.source("nope").is_err());
+        let typo = TEMPLATE.replace("connector = \"files\"", "conector = \"files\"");
+        std::fs::write(&path, typo).unwrap();
+        let err = Config::load(&path, true).unwrap_err().to_string();
+        assert!(err.contains("conector"), "a misspelt key is refused: {err}");
         assert!(Config::load(&dir.path().join("absent.toml"), true).is_err());
         assert_eq!(Config::load(&dir.path().join("absent.toml"), false).unwrap().store, "sqlite://dialogsync.db");
     }
