@@ -19,6 +19,7 @@ GUESTS=(
   "a3-correspondence dialogsync:pipeline/transformer@0.1.0"
   "dialog-projector dialogsync:pipeline/projector@0.1.0"
   "hostile dialogsync:pipeline/transformer@0.1.0"
+  "a2-dst-bug dialogsync:pipeline/transformer@0.1.0"
 )
 
 if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx "$TARGET"; then

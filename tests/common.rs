@@ -49,7 +49,8 @@ impl Env {
 
     /// A config with one source, of the built-in kind `source`, using `transformer`.
     pub fn for_source(source: &str, transformer: &str, limits: &str) -> Env {
-        let (_, id_field, versions) = dialogsync::config::KNOWN_SOURCES.iter().find(|(n, ..)| *n == source).expect("known source");
+        let k = dialogsync::config::known(source).expect("known source");
+        let (id_field, versions) = (k.id_field, k.version_fields);
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("dialogsync.toml");
         let text = format!(
@@ -131,4 +132,150 @@ pub fn create_dialog_schema(altinn: &std::path::Path) -> jsonschema::Validator {
         "components": spec["components"],
     });
     jsonschema::options().build(&schema).expect("CreateDialog schema compiles")
+}
+
+/// `dialogsync simulate` on a free port, killed when dropped.
+pub struct Sim {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Sim {
+    /// Starts a simulator; `args` are extra flags (`--days`, `--per-day`, `--today`…).
+    pub fn start(seed: u64, args: &[&str], envs: &[(&str, &str)]) -> Sim {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dialogsync"))
+            .args(["simulate", "--listen", "127.0.0.1:0", "--seed", &seed.to_string(), "--change-every", "0s"])
+            .args(args)
+            .envs(envs.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("simulator said {line:?}")).to_string();
+        Sim { child, url }
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        let mut r = ureq::get(format!("{}{path}", self.url)).call().unwrap();
+        serde_json::from_slice(&r.body_mut().read_to_vec().unwrap()).unwrap()
+    }
+
+    pub fn post(&self, path: &str) -> Value {
+        let mut r = ureq::post(format!("{}{path}", self.url)).send_empty().unwrap();
+        let body = r.body_mut().read_to_vec().unwrap();
+        if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap() }
+    }
+
+    /// The register of party ids, as a file to import.
+    pub fn parties(&self, dir: &Path) -> PathBuf {
+        let mut r = ureq::get(format!("{}/parties.csv", self.url)).call().unwrap();
+        let p = dir.join("parties.csv");
+        std::fs::write(&p, r.body_mut().read_to_vec().unwrap()).unwrap();
+        p
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A config syncing `sources` (name → transformer component path) from the simulator.
+pub fn run_env(sim: &Sim, sources: &[(&str, PathBuf)], back_to: &str, sync: &str, source_extra: &str) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("dialogsync.toml");
+    let mut text = format!(
+        "store = \"sqlite://{db}\"\ncache_dir = \"{cache}\"\nprojector = \"{projector}\"\n[sync]\n{sync}\n",
+        db = dir.path().join("store.db").display(),
+        cache = root().join("target/test-component-cache").display(),
+        projector = component("dialog-projector").display(),
+    );
+    for (name, transformer) in sources {
+        text += &format!(
+            "[sources.{name}]\ncomponent = \"{}\"\nconnector = \"http\"\nurl = \"{}/{name}\"\nback_to = \"{back_to}\"\n{source_extra}\n",
+            transformer.display(),
+            sim.url
+        );
+    }
+    std::fs::write(&config, text).unwrap();
+    Env { dir, config, source: sources[0].0.to_string() }
+}
+
+/// A running `dialogsync run`; SIGKILLed when dropped.
+pub struct Host {
+    pub child: std::process::Child,
+}
+
+impl Host {
+    pub fn start(env: &Env, args: &[&str]) -> Host {
+        let child = Command::new(env!("CARGO_BIN_EXE_dialogsync"))
+            .arg("--config")
+            .arg(&env.config)
+            .arg("run")
+            .args(args)
+            .env("DIALOGSYNC_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        Host { child }
+    }
+
+    /// SIGTERM, and the exit status: a clean stop after the page in flight.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        let status = self.child.wait().unwrap();
+        std::mem::forget(self);
+        status
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Env {
+    pub fn status(&self) -> Value {
+        serde_json::from_str(&self.ok(&["status", "--format", "json"])).unwrap()
+    }
+
+    /// The status entry of `source`.
+    pub fn source_status(&self, source: &str) -> Value {
+        self.status()["sources"].as_array().unwrap().iter().find(|s| s["source"] == source).cloned().unwrap_or(Value::Null)
+    }
+
+    /// Polls until `done(status)` holds; fails the test after `secs` seconds (a hang, not
+    /// a timing assertion: the condition itself is what is tested).
+    pub fn wait_for(&self, what: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let s = self.status();
+            if done(&s) {
+                return s;
+            }
+            assert!(std::time::Instant::now() < until, "gave up waiting for {what}: {s:#}");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+}
+
+/// Every source's historic goal reached.
+pub fn history_complete(status: &Value) -> bool {
+    status["sources"].as_array().unwrap().iter().all(|s| {
+        let h = &s["historic"];
+        h["windows_total"].as_u64().unwrap() > 0 && h["migrated_back_to"] == h["back_to"]
+    })
 }

@@ -1,6 +1,6 @@
 //! Hostile guests (tests/guests/hostile): a panicking, an endless and a memory-hungry record in
 //! one batch. Each costs only itself: a named dead letter; its neighbours migrate; the host
-//! carries on.
+//! carries on; once a fixed component is in place, `dead-letters retry` migrates them.
 
 #[path = "common.rs"]
 mod common;
@@ -34,6 +34,16 @@ fn panicking_looping_and_memory_hungry_records_cost_only_themselves() {
     let titles: Vec<String> = env.dialogs().iter().map(|d| d["content"]["title"]["value"][0]["value"].as_str().unwrap().to_string()).collect();
     assert_eq!(titles.len(), 10);
     assert!(titles.iter().all(|t| t.starts_with("fine ")));
+
+    // Swap in the well-behaved transformer and retry: the three dead letters migrate.
+    let config = std::fs::read_to_string(&env.config).unwrap();
+    let fixed = config.replace(common::component("hostile").to_str().unwrap(), common::component("a3-app-instances").to_str().unwrap());
+    assert_ne!(config, fixed);
+    std::fs::write(&env.config, fixed).unwrap();
+    let out = env.ok(&["dead-letters", "retry"]);
+    assert!(out.contains("fetched 3 · migrated 3"), "{out}");
+    assert!(env.dead_letters().is_empty(), "retried letters are resolved");
+    assert_eq!(env.dialogs().len(), 13);
 }
 
 #[test]

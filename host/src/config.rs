@@ -3,17 +3,35 @@
 
 use crate::runtime::Limits;
 use crate::sources::RecordKeys;
+use chrono::NaiveDate;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-/// The sources this version knows, with the JSON fields that name a record's id and version.
-pub const KNOWN_SOURCES: &[(&str, &str, &[&str])] = &[
-    ("a2-archived-forms", "archiveReference", &["lastChanged", "archivedDate"]),
-    ("a2-correspondence", "correspondenceId", &["lastChanged", "createdDate"]),
-    ("a3-app-instances", "id", &["lastChanged", "created"]),
-    ("a3-correspondence", "correspondenceId", &["lastChanged", "created"]),
+/// A source this version knows: the JSON fields naming a record's id, version and creation
+/// time (its day, for historic windows and reconciliation), and where an HTTP page keeps its
+/// records.
+pub struct KnownSource {
+    pub name: &'static str,
+    pub id_field: &'static str,
+    pub version_fields: &'static [&'static str],
+    pub created_fields: &'static [&'static str],
+    /// JSON pointer to the records in a page.
+    pub items: &'static str,
+}
+
+pub const KNOWN_SOURCES: &[KnownSource] = &[
+    KnownSource { name: "a2-archived-forms", id_field: "archiveReference", version_fields: &["lastChanged", "archivedDate"], created_fields: &["archivedDate"], items: "/items" },
+    KnownSource { name: "a2-correspondence", id_field: "correspondenceId", version_fields: &["lastChanged", "createdDate"], created_fields: &["createdDate"], items: "/items" },
+    // Altinn Storage's instance query page: {"instances": [...], "next": URL}.
+    KnownSource { name: "a3-app-instances", id_field: "id", version_fields: &["lastChanged", "created"], created_fields: &["created"], items: "/instances" },
+    KnownSource { name: "a3-correspondence", id_field: "correspondenceId", version_fields: &["lastChanged", "created"], created_fields: &["created"], items: "/items" },
 ];
+
+pub fn known(name: &str) -> Option<&'static KnownSource> {
+    KNOWN_SOURCES.iter().find(|k| k.name == name)
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,7 +48,41 @@ pub struct Config {
     #[serde(default)]
     pub limits: Limits,
     #[serde(default)]
+    pub sync: SyncConfig,
+    #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
+}
+
+/// How `dialogsync run` schedules the work.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncConfig {
+    /// Time between live ticks ("5m", "1s").
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// A live tick re-reads this much before its cursor, for changes the source stamped late;
+    /// re-read records are unchanged no-ops.
+    #[serde(with = "humantime_serde")]
+    pub live_overlap: Duration,
+    /// Failed ticks (or historic pages) in a row before a source pauses itself.
+    pub max_failed_ticks: u32,
+    /// Address for pushed CloudEvents (`POST /sources/{source}/events`); none: ticks only.
+    pub listen: Option<String>,
+    /// Pushed notifications for the same item within this time are applied once.
+    #[serde(with = "humantime_serde")]
+    pub push_delay: Duration,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            interval: Duration::from_secs(300),
+            live_overlap: Duration::from_secs(60),
+            max_failed_ticks: 5,
+            listen: None,
+            push_delay: Duration::from_millis(200),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -38,11 +90,30 @@ pub struct Config {
 pub struct SourceConfig {
     /// The source transformer component.
     pub component: PathBuf,
-    /// `files`: a folder of NDJSON, JSON documents or Storage query pages.
+    /// `files`: a folder of NDJSON, JSON documents or Storage query pages; `http`: a paged
+    /// JSON API (docs/operations.md "The http connector").
     #[serde(default = "default_connector")]
     pub connector: String,
     /// The folder the `files` connector reads.
     pub input: Option<PathBuf>,
+    /// The `http` connector's base URL.
+    pub url: Option<String>,
+    /// JSON pointer to a page's records (default: `/instances` for a3-app-instances, else `/items`).
+    pub items: Option<String>,
+    /// JSON pointer to a page's continuation URL.
+    #[serde(default = "default_next")]
+    pub next: String,
+    /// Records asked for per page.
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+    /// Most requests per second to the source.
+    #[serde(default = "default_rate_limit")]
+    pub rate_limit: f64,
+    /// Historic windows go back to this day (none: no historic backfill).
+    pub back_to: Option<NaiveDate>,
+    /// Days per historic window.
+    #[serde(default = "default_window_days")]
+    pub window_days: u32,
     /// `id_field`: the JSON field holding each record's id; `version_fields`: the fields holding
     /// its version (a time or a number), the first present winning.
     #[serde(flatten)]
@@ -60,6 +131,18 @@ fn default_projector() -> PathBuf {
 }
 fn default_connector() -> String {
     "files".into()
+}
+fn default_next() -> String {
+    "/next".into()
+}
+fn default_page_size() -> u32 {
+    100
+}
+fn default_rate_limit() -> f64 {
+    10.0
+}
+fn default_window_days() -> u32 {
+    1
 }
 
 impl Default for Config {
@@ -87,7 +170,22 @@ impl Config {
         };
         rel(&mut c.cache_dir);
         rel(&mut c.projector);
-        for s in c.sources.values_mut() {
+        for (name, s) in c.sources.iter_mut() {
+            if let Some(k) = known(name) {
+                if s.keys.id_field.is_empty() {
+                    s.keys.id_field = k.id_field.into();
+                }
+                if s.keys.version_fields.is_empty() {
+                    s.keys.version_fields = k.version_fields.iter().map(|f| f.to_string()).collect();
+                }
+                if s.keys.created_fields.is_empty() {
+                    s.keys.created_fields = k.created_fields.iter().map(|f| f.to_string()).collect();
+                }
+                s.items.get_or_insert_with(|| k.items.to_string());
+            }
+            if s.keys.id_field.is_empty() || s.keys.version_fields.is_empty() {
+                anyhow::bail!("config {}: source {name} needs `id_field` and `version_fields` (it is not one of the built-in sources)", path.display());
+            }
             rel(&mut s.component);
             if let Some(i) = s.input.as_mut() {
                 rel(i);
@@ -106,15 +204,23 @@ impl Config {
         if let Some(s) = self.sources.get(name) {
             return Ok(s.clone());
         }
-        let (_, id, versions) = KNOWN_SOURCES.iter().find(|(n, ..)| *n == name).ok_or_else(|| {
-            let known: Vec<&str> = KNOWN_SOURCES.iter().map(|(n, ..)| *n).chain(self.sources.keys().map(String::as_str)).collect();
-            anyhow::anyhow!("unknown source `{name}` (known: {})", known.join(", "))
+        let k = known(name).ok_or_else(|| {
+            let names: Vec<&str> = KNOWN_SOURCES.iter().map(|k| k.name).chain(self.sources.keys().map(String::as_str)).collect();
+            anyhow::anyhow!("unknown source `{name}` (known: {})", names.join(", "))
         })?;
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
         Ok(SourceConfig {
             component: format!("target/components/{name}.wasm").into(),
             connector: default_connector(),
             input: None,
-            keys: RecordKeys { id_field: id.to_string(), version_fields: versions.iter().map(|v| v.to_string()).collect() },
+            url: None,
+            items: Some(k.items.into()),
+            next: default_next(),
+            page_size: default_page_size(),
+            rate_limit: default_rate_limit(),
+            back_to: None,
+            window_days: default_window_days(),
+            keys: RecordKeys { id_field: k.id_field.into(), version_fields: strings(k.version_fields), created_fields: strings(k.created_fields) },
         })
     }
 }
@@ -141,6 +247,16 @@ memory_mib = 256
 # Records per call across the WebAssembly boundary.
 batch_size = 256
 
+[sync]
+# `dialogsync run`: a live tick per source every `interval` ("5m", "30s"); each re-reads
+# `live_overlap` before its cursor. After `max_failed_ticks` failures in a row a source pauses
+# itself (`dialogsync resume SOURCE` restarts it).
+interval = "5m"
+live_overlap = "1m"
+max_failed_ticks = 5
+# Accept pushed CloudEvents (A3 sources) at POST http://ADDR/sources/{source}/events:
+# listen = "127.0.0.1:8480"
+
 # One section per source: its transformer component and where its records come from.
 [sources.a3-app-instances]
 component = "target/components/a3-app-instances.wasm"
@@ -150,6 +266,12 @@ input = "examples/a3-app-instances"
 # The JSON field naming each record, and the fields giving its version (first present wins).
 id_field = "id"
 version_fields = ["lastChanged", "created"]
+
+# `http` instead: a paged JSON API (see docs/operations.md), e.g. `dialogsync simulate`:
+# connector = "http"
+# url = "http://127.0.0.1:8490/a3-app-instances"
+# back_to = "2025-01-01"     # historic windows, newest first, back to this day
+# rate_limit = 10            # requests per second
 
 # The other sources, with their defaults; uncomment and set `input` to use one.
 # [sources.a3-correspondence]

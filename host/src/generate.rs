@@ -300,9 +300,37 @@ impl Gen {
     }
 }
 
+/// Generated records one at a time, for the source simulator: each record's versions,
+/// created on a chosen day.
+pub struct Versions {
+    g: Gen,
+}
+
+impl Versions {
+    pub fn new(source: &str, seed: u64) -> Result<Versions> {
+        if crate::config::known(source).is_none() {
+            bail!("unknown source `{source}`");
+        }
+        let day = NaiveDate::MIN;
+        let o = Options { source: source.into(), count: 0, from: day, to: day, seed, bad_ratio: 0.0, out: PathBuf::new() };
+        Ok(Versions { g: Gen { rng: ChaCha8Rng::seed_from_u64(seed), o, parties: BTreeMap::new() } })
+    }
+
+    /// Record number `i`'s versions, oldest first, created on `day`.
+    pub fn record(&mut self, i: usize, day: NaiveDate) -> Vec<Value> {
+        (self.g.o.from, self.g.o.to) = (day, day);
+        self.g.versions(i)
+    }
+
+    /// The party ids records named alone, with their organisation numbers.
+    pub fn parties(&self) -> &BTreeMap<String, String> {
+        &self.g.parties
+    }
+}
+
 /// Writes `--count` records of one source to `OUT/<source>.ndjson` and `OUT/parties.csv`.
 pub fn generate(o: Options) -> Result<Report> {
-    if !crate::config::KNOWN_SOURCES.iter().any(|(n, ..)| *n == o.source) {
+    if crate::config::known(&o.source).is_none() {
         bail!("unknown source `{}`", o.source);
     }
     if o.from > o.to {

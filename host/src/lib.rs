@@ -2,14 +2,22 @@
 //!
 //! `sources` (fetch raw records) → `sync` (stage, call the components, resolve parties,
 //! validate, commit) using `runtime` (the sandboxed WASM components) and `store` (SQLite).
-//! `config` says which component and connector each source uses.
+//! `scheduler` runs `sync` per source on live ticks, historic windows and pushed events;
+//! `reconcile` and `replay` check and redo; `status` reports from the store. `config` says
+//! which component and connector each source uses; `simulate` stands in for the sources.
 
+pub mod clock;
 pub mod config;
 pub mod fixtures;
 pub mod generate;
 pub mod parties;
+pub mod reconcile;
+pub mod replay;
 pub mod runtime;
+pub mod scheduler;
+pub mod simulate;
 pub mod sources;
+pub mod status;
 pub mod store;
 pub mod sync;
 pub mod validate;

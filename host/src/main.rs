@@ -7,10 +7,9 @@ use dialogsync::config::{Config, TEMPLATE};
 use dialogsync::runtime::{Runtime, bindings::types::SyncMode};
 use dialogsync::sources::files;
 use dialogsync::store::Store;
-use dialogsync::sync::{Pipeline, Summary};
+use dialogsync::sync::Pipeline;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(name = "dialogsync", version, about = "Moves Altinn inbox history into Dialogporten dialogs through sandboxed WebAssembly components")]
@@ -44,6 +43,91 @@ enum Command {
         /// Print the summary as one JSON object.
         #[arg(long)]
         summary_json: bool,
+    },
+    /// Sync every configured `http` source: a live tick every `sync.interval`, historic
+    /// windows newest first in between, pushed events at once. Stops cleanly on Ctrl-C or
+    /// SIGTERM after the page in flight; started again, it resumes where it stood.
+    Run {
+        /// Finish every historic window and one live tick per source, then exit.
+        #[arg(long)]
+        once: bool,
+        /// Only these sources (repeatable; default: all configured).
+        #[arg(long)]
+        source: Vec<String>,
+        /// Accept pushed CloudEvents at this address (overrides `sync.listen`).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Time between live ticks, e.g. 5m, 30s (overrides `sync.interval`).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        interval: Option<std::time::Duration>,
+    },
+    /// Serve the four legacy sources over HTTP from generated data, with changes arriving
+    /// over time: a stand-in for Altinn to run the whole pipeline against.
+    Simulate {
+        /// Address to listen on (port 0: any free port; the first line printed says which).
+        #[arg(long, default_value = "127.0.0.1:8490")]
+        listen: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Days of history per source.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Records created per day per source.
+        #[arg(long, default_value_t = 20)]
+        per_day: usize,
+        /// The day after the last day of history (default: today).
+        #[arg(long)]
+        today: Option<chrono::NaiveDate>,
+        /// Time between changes (0: only on POST /_sim/advance).
+        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        change_every: std::time::Duration,
+        /// Push CloudEvents for A3 changes to this `run --listen` base URL.
+        #[arg(long)]
+        push: Option<String>,
+        /// Fraction of records served without their id.
+        #[arg(long, default_value_t = 0.0)]
+        bad_ratio: f64,
+    },
+    /// Stop syncing a source (a running host stops at its next page boundary).
+    Pause {
+        source: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Start syncing a paused source again.
+    Resume { source: String },
+    /// Re-run the current components over a source's staged records created in a date range;
+    /// reports how many dialogs changed.
+    Replay {
+        #[arg(long)]
+        source: String,
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare per-day counts: the source's own, staged, dialogs; list missing ids.
+    Verify {
+        #[arg(long)]
+        source: String,
+        /// First day (default: the source's back_to, else 30 days ago).
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Last day (default: today).
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        /// Fetch and migrate the missing records.
+        #[arg(long)]
+        repair: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The status page, written from the store.
+    Status {
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: StatusFormat,
     },
     /// Read stored dialogs (printed as JSON, one per line, in Dialogporten's create shape).
     Dialogs {
@@ -93,6 +177,12 @@ enum Command {
         #[command(subcommand)]
         command: ComponentCommand,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum StatusFormat {
+    Markdown,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -145,6 +235,11 @@ enum DeadLettersCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run every dead letter that kept its payload through the current components again.
+    Retry {
+        #[arg(long)]
+        source: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -187,34 +282,95 @@ async fn run(cli: Cli) -> Result<()> {
     if let Command::Component { command: ComponentCommand::Test { component, fixtures, source, update } } = cli.command {
         return component_test(&config, &component, &fixtures, source, update);
     }
+    if let Command::Simulate { listen, seed, days, per_day, today, change_every, push, bad_ratio } = cli.command {
+        let today = today.unwrap_or_else(dialogsync::clock::today);
+        let options = dialogsync::simulate::Options { seed, days, per_day, today, change_every, push, bad_ratio };
+        return dialogsync::simulate::serve(&listen, options).await;
+    }
     let store = Store::open(&config.store).await?;
 
     match cli.command {
-        Command::Init { .. } | Command::Component { .. } | Command::Generate { .. } => unreachable!(),
+        Command::Init { .. } | Command::Component { .. } | Command::Generate { .. } | Command::Simulate { .. } => unreachable!(),
+        Command::Run { once, source, listen, interval } => {
+            if listen.is_some() {
+                config.sync.listen = listen;
+            }
+            if let Some(i) = interval {
+                config.sync.interval = i;
+            }
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+                eprintln!("stopping after the pages in flight…");
+                let _ = tx.send(true);
+            });
+            dialogsync::scheduler::run(config, store, dialogsync::scheduler::RunOptions { once, sources: source }, rx).await?;
+        }
+        Command::Pause { source, reason } => {
+            config.source(&source)?;
+            let changed = store.set_state(&source, "paused", Some(&reason)).await?;
+            println!("{source}: {}", if changed { "paused" } else { "was already paused with that reason" });
+        }
+        Command::Resume { source } => {
+            config.source(&source)?;
+            let changed = store.set_state(&source, "running", None).await?;
+            println!("{source}: {}", if changed { "resumed" } else { "was already running" });
+        }
+        Command::Replay { source, from, to, json } => {
+            let s = dialogsync::replay::replay(&config, &store, &source, from, to).await?;
+            if json {
+                println!("{}", serde_json::json!({ "source": source, "changed": s.migrated, "summary": s }));
+            } else {
+                println!("{source}: replayed {from}..{to}: {} dialogs changed ({})", s.migrated, s.line());
+            }
+        }
+        Command::Verify { source, from, to, repair, json } => {
+            let today = dialogsync::clock::today();
+            let from = from.or(config.source(&source)?.back_to).unwrap_or(today - chrono::Duration::days(30));
+            let v = dialogsync::reconcile::verify(&config, &store, &source, from, to.unwrap_or(today), repair).await?;
+            if json {
+                println!("{}", serde_json::to_string(&v)?);
+            } else {
+                println!("{source} {}..{}: {} missing", v.from, v.to, v.missing);
+                for d in v.days.iter().filter(|d| d.at_source != d.staged || !d.missing_ids.is_empty()) {
+                    println!("  {}: source {} · staged {} · dialogs {} · missing {}", d.day, d.at_source, d.staged, d.dialogs, d.missing_ids.join(", "));
+                }
+                if let Some(r) = &v.repaired {
+                    println!("  repaired: {}", r.line());
+                }
+            }
+        }
+        Command::Status { format } => {
+            let report = dialogsync::status::report(&config, &store).await?;
+            match format {
+                StatusFormat::Markdown => print!("{}", dialogsync::status::markdown(&report)),
+                StatusFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+            }
+        }
+        Command::DeadLetters { command: DeadLettersCommand::Retry { source } } => {
+            for (s, summary) in dialogsync::replay::retry(&config, &store, source.as_deref()).await? {
+                println!("{s}: {}", summary.line());
+            }
+        }
         Command::Backfill { source, input, summary_json } => {
             let sc = config.source(&source)?;
             let input = input.or(sc.input.clone()).with_context(|| format!("source {source} has no input folder: pass --input DIR"))?;
             anyhow::ensure!(sc.connector == "files", "source {source}: connector `{}` is not available in this version (use `files`)", sc.connector);
             let runtime = Runtime::new(config.limits.clone(), &config.cache_dir)?;
-            let hint = "build the components with scripts/build-components.sh";
-            let pipeline = Pipeline {
-                transformer: Arc::new(runtime.load_transformer(&sc.component).context(hint)?),
-                projector: Arc::new(runtime.load_projector(&config.projector).context(hint)?),
-                runtime,
-                source: source.clone(),
-                store: store.clone(),
-                mode: SyncMode::Historic,
-                now: chrono::Utc::now().timestamp_micros(),
-            };
+            let pipeline = Pipeline::load(&config, &runtime, &store, &source, SyncMode::Historic)?;
             let records = files::read(&input, sc.keys).with_context(|| format!("reading {}", input.display()))?;
             let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}")?);
-            let summary = pipeline.run(records, |s| bar.set_message(line(s))).await?;
+            let summary = pipeline.run(records, |s| bar.set_message(s.line())).await?;
             bar.finish_and_clear();
-            store.log(Some(&source), "backfill", &format!("backfill from {}: {}", input.display(), line(&summary))).await?;
+            store.log(Some(&source), "backfill", &format!("backfill from {}: {}", input.display(), summary.line())).await?;
             if summary_json {
                 println!("{}", serde_json::to_string(&summary)?);
             } else {
-                println!("{source}: {}", line(&summary));
+                println!("{source}: {}", summary.line());
                 for (reason, n) in &summary.skip_reasons {
                     println!("  skipped {n}: {reason}");
                 }
@@ -242,7 +398,7 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::DeadLetters { command: DeadLettersCommand::List { source, json } } => {
-            for d in store.dead_letters(source.as_deref()).await? {
+            for d in store.dead_letters(source.as_deref(), false).await? {
                 if json {
                     println!("{}", serde_json::to_string(&d)?);
                 } else {
@@ -279,11 +435,4 @@ fn component_test(config: &Config, component: &std::path::Path, fixtures: &std::
     println!("{} passed, {} failed", cases.len() - failed.len(), failed.len());
     anyhow::ensure!(failed.is_empty() || update, "{} of {} fixtures differ", failed.len(), cases.len());
     Ok(())
-}
-
-fn line(s: &Summary) -> String {
-    format!(
-        "fetched {} · migrated {} · unchanged {} · skipped {} · waiting {} · dead {}",
-        s.fetched, s.migrated, s.unchanged, s.skipped, s.waiting, s.dead
-    )
 }

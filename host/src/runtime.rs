@@ -34,6 +34,11 @@ pub mod bindings {
 
 use bindings::types::{Dialog, Element, ProjectionContext, RecordError, SourceRecord, Transformed};
 
+/// SHA-256 of `bytes`, hex: how components, payloads and records are named by content.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// Every limit a guest runs under.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -185,7 +190,7 @@ impl Runtime {
         pre: impl FnOnce(InstancePre<HostState>) -> wasmtime::Result<P>,
     ) -> Result<Loaded<P>, RuntimeError> {
         let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read { path: path.into(), source })?;
-        let hash = hex::encode(Sha256::digest(&bytes));
+        let hash = sha256_hex(&bytes);
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let component = self.compile(&name, &hash, &bytes)?;
         let linker: Linker<HostState> = Linker::new(&self.engine);

@@ -14,6 +14,8 @@ pub enum StoreError {
     Url(String),
     #[error("opening store {url}: {source}")]
     Open { url: String, source: sqlx::Error },
+    #[error("locking {path}: {source}")]
+    Lock { path: String, source: std::io::Error },
     #[error("migrating store: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("store: {0}")]
@@ -113,18 +115,33 @@ pub struct ChangeEvent {
     pub at: String,
 }
 
+/// One page of a historic window, committed with the dialogs it made.
+#[derive(Debug, Clone)]
+pub struct WindowPage {
+    pub first_day: String,
+    pub last_day: String,
+    /// Where the window's next page is; none when this page was its last.
+    pub next_url: Option<String>,
+    pub counts: crate::sync::Summary,
+}
+
 /// Everything one batch writes, committed together.
 #[derive(Debug, Default)]
 pub struct Commit {
     pub staged: Vec<Staged>,
-    pub upserts: Vec<(DialogRow, &'static str)>,
+    /// Dialogs to write if they are newer than what is stored (checked again inside the
+    /// transaction, so concurrent writers never let an older version win).
+    pub upserts: Vec<DialogRow>,
+    /// A replay: the same source version may be written again (by newer components).
+    pub replay: bool,
+    pub window: Option<WindowPage>,
     /// Raw source ids whose record is gone at the source, with the version that says so:
     /// dialogs made from them are deleted and a tombstone keeps older versions out.
     pub deletes: Vec<(String, i64)>,
     pub dead: Vec<DeadLetter>,
     /// Source ids that succeeded: their dead letters are resolved.
     pub resolved: Vec<String>,
-    /// Origins that were read fine this time: their read failures are resolved.
+    /// Origins and content keys of records read fine this time: their read failures are resolved.
     pub read_ok: Vec<String>,
     pub checkpoint: Option<(String, String)>,
 }
@@ -149,9 +166,7 @@ pub struct Store {
     pool: SqlitePool,
 }
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+use crate::clock::stamp as now;
 
 impl Store {
     /// Opens (creating if needed) and migrates the store at `url`.
@@ -166,9 +181,29 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(30));
+        // Two processes starting on one new file (a host, an operator's command) would both
+        // switch it to WAL and apply the same migrations: a lock file beside it takes turns.
+        let file = url.trim_start_matches("sqlite:").trim_start_matches("//");
+        let file = file.split('?').next().unwrap_or(file);
+        let lock = match file.starts_with(':') || file.is_empty() {
+            true => None,
+            false => {
+                let path = format!("{file}.lock");
+                let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| StoreError::Lock { path: path.clone(), source: e })?;
+                let f = tokio::task::spawn_blocking(move || f.lock().map(|_| f)).await.expect("lock task").map_err(|e| StoreError::Lock { path, source: e })?;
+                Some(f)
+            }
+        };
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(open)?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        drop(lock);
         Ok(Store { pool })
+    }
+
+    /// A write transaction that takes the write lock at once (`BEGIN IMMEDIATE`), so a
+    /// concurrent writer makes it wait (busy timeout) instead of failing at its first write.
+    pub(crate) async fn write(&self) -> Result<sqlx::Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// Which of `(source_id, content_hash)` are already staged with a final outcome.
@@ -222,29 +257,45 @@ impl Store {
     /// Writes one batch in one transaction.
     pub async fn commit(&self, source: &str, c: &Commit) -> Result<()> {
         let at = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for s in &c.staged {
             let r = &s.record;
             sqlx::query(
-                "INSERT INTO raw_records (source, source_id, content_hash, source_version, content_type, payload, origin, outcome, reason, waiting_party, dialog_id, first_seen, last_seen)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                "INSERT INTO raw_records (source, source_id, content_hash, source_version, content_type, payload, origin, outcome, reason, waiting_party, dialog_id, first_seen, last_seen, created_day)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT (source, source_id, content_hash) DO UPDATE SET
                    origin = excluded.origin, outcome = excluded.outcome, reason = excluded.reason,
                    waiting_party = excluded.waiting_party, dialog_id = excluded.dialog_id, last_seen = excluded.last_seen",
             )
             .bind(source).bind(&r.source_id).bind(&s.content_hash).bind(r.version).bind(&r.content_type)
             .bind(&r.payload).bind(&r.origin).bind(s.outcome.as_str()).bind(&s.reason).bind(&s.waiting_party)
-            .bind(&s.dialog_id).bind(&at).bind(&at)
+            .bind(&s.dialog_id).bind(&at).bind(&at).bind(r.created.and_then(crate::clock::day_of).map(|d| d.to_string()))
             .execute(&mut *tx)
             .await?;
         }
-        for (d, kind) in &c.upserts {
-            // The same element may once have had another id (its creation time changed):
-            // the (source, source_id) row is replaced.
-            sqlx::query("DELETE FROM dialogs WHERE source = ? AND source_id = ? AND id <> ?")
-                .bind(source).bind(&d.source_id).bind(&d.id)
-                .execute(&mut *tx)
-                .await?;
+        for d in &c.upserts {
+            let stored: Option<(String, i64, String, String)> =
+                sqlx::query_as("SELECT id, source_version, content_hash, document FROM dialogs WHERE source = ? AND source_id = ?")
+                    .bind(source).bind(&d.source_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let kind = match &stored {
+                None => "created",
+                Some((_, v, h, _)) if (d.source_version, d.content_hash.as_str()) < (*v, h.as_str()) => continue,
+                Some((_, v, h, _)) if (d.source_version, d.content_hash.as_str()) == (*v, h.as_str()) && !c.replay => continue,
+                Some((id, _, _, doc)) if *id == d.id && *doc == d.document => "unchanged",
+                Some(_) => "updated",
+            };
+            let mut kind = kind;
+            if let Some((old, ..)) = stored.as_ref().filter(|(id, ..)| *id != d.id) {
+                // The element's creation time changed, and with it its id: the old dialog goes.
+                sqlx::query("DELETE FROM dialogs WHERE id = ?").bind(old).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO change_events (dialog_id, kind, source, at) VALUES (?, 'deleted', ?, ?)")
+                    .bind(old).bind(source).bind(&at)
+                    .execute(&mut *tx)
+                    .await?;
+                kind = "created";
+            }
             sqlx::query(
                 "INSERT INTO dialogs (id, source, source_id, source_version, content_hash, party, service_resource, status, system_label, created_at, updated_at, transformer_hash, projector_hash, document)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -259,7 +310,7 @@ impl Store {
             .bind(&d.transformer_hash).bind(&d.projector_hash).bind(&d.document)
             .execute(&mut *tx)
             .await?;
-            if *kind != "unchanged" {
+            if kind != "unchanged" {
                 sqlx::query("INSERT INTO change_events (dialog_id, kind, source, at) VALUES (?, ?, ?, ?)")
                     .bind(&d.id).bind(kind).bind(source).bind(&at)
                     .execute(&mut *tx)
@@ -291,8 +342,8 @@ impl Store {
             sqlx::query("DELETE FROM dead_letters WHERE source = ? AND source_id = ?").bind(source).bind(id).execute(&mut *tx).await?;
         }
         for origin in &c.read_ok {
-            sqlx::query("DELETE FROM dead_letters WHERE source = ? AND phase = 'read' AND record_key = ?")
-                .bind(source).bind(origin)
+            sqlx::query("DELETE FROM dead_letters WHERE source = ? AND phase = 'read' AND (record_key = ? OR origin = ?)")
+                .bind(source).bind(origin).bind(origin)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -318,14 +369,37 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        if let Some(w) = &c.window {
+            let n = &w.counts;
+            let (state, completed) = if w.next_url.is_none() { ("done", Some(&at)) } else { ("running", None) };
+            sqlx::query(
+                "INSERT INTO windows (source, first_day, last_day, state, next_url, pages, fetched, migrated, unchanged, skipped, waiting, dead, started_at, completed_at)
+                 VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (source, first_day) DO UPDATE SET
+                   state = excluded.state, next_url = excluded.next_url, pages = pages + 1,
+                   fetched = fetched + excluded.fetched, migrated = migrated + excluded.migrated,
+                   unchanged = unchanged + excluded.unchanged, skipped = skipped + excluded.skipped,
+                   waiting = waiting + excluded.waiting, dead = dead + excluded.dead, completed_at = excluded.completed_at",
+            )
+            .bind(source).bind(&w.first_day).bind(&w.last_day).bind(state).bind(&w.next_url)
+            .bind(n.fetched as i64).bind(n.migrated as i64).bind(n.unchanged as i64).bind(n.skipped as i64)
+            .bind(n.waiting as i64).bind(n.dead as i64).bind(&at).bind(completed)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
 
     /// Adds a dated changelog entry.
     pub async fn log(&self, source: Option<&str>, kind: &str, message: &str) -> Result<()> {
-        sqlx::query("INSERT INTO changelog (at, source, kind, message) VALUES (?, ?, ?, ?)")
-            .bind(now()).bind(source).bind(kind).bind(message)
+        self.log_data(source, kind, message, None).await
+    }
+
+    /// Adds a dated changelog entry with structured details.
+    pub async fn log_data(&self, source: Option<&str>, kind: &str, message: &str, data: Option<serde_json::Value>) -> Result<()> {
+        sqlx::query("INSERT INTO changelog (at, source, kind, message, data) VALUES (?, ?, ?, ?, ?)")
+            .bind(now()).bind(source).bind(kind).bind(message).bind(data.map(|d| d.to_string()))
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -334,7 +408,7 @@ impl Store {
     /// Replaces or adds register entries; returns how many records were waiting for them.
     pub async fn import_parties(&self, entries: &[(String, String)]) -> Result<u64> {
         let at = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for (id, urn) in entries {
             sqlx::query("INSERT INTO parties (party_id, urn, imported_at) VALUES (?, ?, ?) ON CONFLICT (party_id) DO UPDATE SET urn = excluded.urn, imported_at = excluded.imported_at")
                 .bind(id).bind(urn).bind(&at)
@@ -379,12 +453,15 @@ impl Store {
         Ok(rows.iter().map(|r| ChangeEvent { seq: r.get(0), dialog_id: r.get(1), kind: r.get(2), source: r.get(3), at: r.get(4) }).collect())
     }
 
-    pub async fn dead_letters(&self, source: Option<&str>) -> Result<Vec<DeadLetter>> {
+    /// Dead letters of `source` (or all); `with_payload`: only those that kept their payload,
+    /// with it (for a retry).
+    pub async fn dead_letters(&self, source: Option<&str>, with_payload: bool) -> Result<Vec<DeadLetter>> {
         let rows = sqlx::query(
-            "SELECT id, source, record_key, source_id, origin, phase, component, error, attempts FROM dead_letters
-             WHERE (?1 IS NULL OR source = ?1) ORDER BY id",
+            "SELECT id, source, record_key, source_id, origin, phase, component, error, attempts, CASE WHEN ?2 THEN payload END FROM dead_letters
+             WHERE (?1 IS NULL OR source = ?1) AND (NOT ?2 OR payload IS NOT NULL) ORDER BY id",
         )
         .bind(source)
+        .bind(with_payload)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
@@ -398,9 +475,12 @@ impl Store {
                 phase: r.get(5),
                 component: r.get(6),
                 error: r.get(7),
-                payload: None,
                 attempts: r.get(8),
+                payload: r.get(9),
             })
             .collect())
     }
 }
+
+mod state;
+pub use state::{LogEntry, Reconciled, SourceState, Window};

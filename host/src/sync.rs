@@ -1,19 +1,23 @@
 //! The pipeline for one source: fetched records → stage (content hash: unchanged is a no-op)
 //! → transformer → party register → projector → rule check → newer-version-wins upsert,
-//! committed per batch with change events, dead letters and the checkpoint.
+//! committed per page with change events, dead letters and the cursor or window progress.
 //!
 //! Every fetched record ends in exactly one bucket of [`Summary`]:
 //! fetched = migrated + unchanged + skipped + waiting + dead.
 
 use crate::runtime::bindings::types::{Element, Party, ProjectionContext, SourceRecord, SyncMode, Transformed};
-use crate::runtime::{Projector, Runtime, Transformer};
+use crate::runtime::{Projector, Runtime, Transformer, sha256_hex};
 use crate::sources::{Fetched, RawRecord};
 use crate::store::{Commit, DeadLetter, DialogRow, Outcome, Staged, Store};
 use crate::validate;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+
+/// The dead-letter key of a record that could not be read, by its content.
+fn unreadable_key(hash: &str) -> String {
+    format!("unreadable@{}", &hash[..16])
+}
 
 /// What a run did, per bucket.
 #[derive(Debug, Default, Clone, Serialize, PartialEq)]
@@ -31,6 +35,28 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Adds another summary's counts to this one.
+    pub fn add(&mut self, o: &Summary) {
+        self.fetched += o.fetched;
+        self.migrated += o.migrated;
+        self.unchanged += o.unchanged;
+        self.skipped += o.skipped;
+        self.waiting += o.waiting;
+        self.dead += o.dead;
+        for (r, n) in &o.skip_reasons {
+            *self.skip_reasons.entry(r.clone()).or_default() += n;
+        }
+        self.waiting_party_ids.extend(o.waiting_party_ids.iter().cloned());
+    }
+
+    /// `fetched 10 · migrated 8 · …`, for people.
+    pub fn line(&self) -> String {
+        format!(
+            "fetched {} · migrated {} · unchanged {} · skipped {} · waiting {} · dead {}",
+            self.fetched, self.migrated, self.unchanged, self.skipped, self.waiting, self.dead
+        )
+    }
+
     fn count(&mut self, o: Outcome) {
         match o {
             Outcome::Migrated => self.migrated += 1,
@@ -52,6 +78,9 @@ pub struct Pipeline {
     pub mode: SyncMode,
     /// "Now" for the whole run, microseconds (the projector's clamping rules use it).
     pub now: i64,
+    /// Re-run records already settled (replay, retry): the same source version may be
+    /// written again, by the current components.
+    pub replay: bool,
 }
 
 /// A record's fate inside a batch.
@@ -69,6 +98,37 @@ impl Fate {
 }
 
 impl Pipeline {
+    /// The pipeline of `source` with its configured transformer and the projector.
+    pub fn load(config: &crate::config::Config, runtime: &Arc<Runtime>, store: &Store, source: &str, mode: SyncMode) -> anyhow::Result<Pipeline> {
+        use anyhow::Context;
+        let sc = config.source(source)?;
+        let hint = "build the components with scripts/build-components.sh";
+        Ok(Pipeline {
+            transformer: Arc::new(runtime.load_transformer(&sc.component).context(hint)?),
+            projector: Arc::new(runtime.load_projector(&config.projector).context(hint)?),
+            runtime: runtime.clone(),
+            source: source.to_string(),
+            store: store.clone(),
+            mode,
+            now: crate::clock::micros(),
+            replay: false,
+        })
+    }
+
+    /// This pipeline with another mode, "now" read afresh.
+    pub fn with_mode(&self, mode: SyncMode) -> Pipeline {
+        Pipeline {
+            source: self.source.clone(),
+            store: self.store.clone(),
+            runtime: self.runtime.clone(),
+            transformer: self.transformer.clone(),
+            projector: self.projector.clone(),
+            mode,
+            now: crate::clock::micros(),
+            replay: self.replay,
+        }
+    }
+
     /// Runs every fetched record through the pipeline, batch by batch; `progress` is called
     /// after each committed batch.
     pub async fn run(&self, records: impl Iterator<Item = Fetched>, mut progress: impl FnMut(&Summary)) -> anyhow::Result<Summary> {
@@ -76,15 +136,13 @@ impl Pipeline {
         tracing::info!(source = %self.source, transformer = %self.transformer.label(), projector = %self.projector.label(), batch_size = size, "sync started");
         let mut summary = Summary::default();
         let mut batch = Vec::with_capacity(size);
-        for item in records {
-            batch.push(item);
-            if batch.len() == size {
-                self.batch(std::mem::take(&mut batch), &mut summary).await?;
-                progress(&summary);
-            }
-        }
-        if !batch.is_empty() {
-            self.batch(batch, &mut summary).await?;
+        let mut records = records.peekable();
+        while records.peek().is_some() {
+            batch.extend(records.by_ref().take(size));
+            let (mut commit, s) = self.prepare(std::mem::take(&mut batch)).await?;
+            summary.add(&s);
+            commit.checkpoint = Some(("backfill".into(), serde_json::json!({ "fetched": summary.fetched }).to_string()));
+            self.store.commit(&self.source, &commit).await?;
             progress(&summary);
         }
         tracing::info!(source = %self.source, fetched = summary.fetched, migrated = summary.migrated, unchanged = summary.unchanged,
@@ -108,24 +166,40 @@ impl Pipeline {
         }
     }
 
-    async fn batch(&self, items: Vec<Fetched>, summary: &mut Summary) -> anyhow::Result<()> {
+    /// Runs one page of fetched records through the components (in calls of at most
+    /// `batch_size` records) and returns what to commit, without committing it: the caller
+    /// adds its cursor or window progress so they land in the same transaction.
+    pub async fn prepare(&self, items: Vec<Fetched>) -> anyhow::Result<(Commit, Summary)> {
+        let mut summary = Summary::default();
+        let summary = &mut summary;
         summary.fetched += items.len() as u64;
-        let mut commit = Commit::default();
+        let mut commit = Commit { replay: self.replay, ..Commit::default() };
         let mut records: Vec<(RawRecord, String)> = Vec::with_capacity(items.len());
         for item in items {
             match item {
                 Ok(r) => {
-                    let hash = hex::encode(Sha256::digest(&r.payload));
-                    commit.read_ok.push(r.origin.clone());
+                    let hash = sha256_hex(&r.payload);
+                    // A file line that reads fine now was fixed; a position in an HTTP page is not a
+                    // stable place, so there only the same content resolves a read failure.
+                    if !r.origin.starts_with("http") {
+                        commit.read_ok.push(r.origin.clone());
+                    }
+                    commit.read_ok.push(unreadable_key(&hash));
                     records.push((r, hash));
                 }
                 Err(f) => {
                     tracing::warn!(source = %self.source, origin = %f.origin, error = %f.error, "unreadable record");
                     summary.dead += 1;
+                    // Keyed by content where there is some, so re-reading the same bad record
+                        // (another page URL, another tick) does not make a second dead letter.
+                        let record_key = match &f.payload {
+                            Some(p) => unreadable_key(&sha256_hex(p)),
+                            None => f.origin.clone(),
+                        };
                     commit.dead.push(DeadLetter {
                         id: None,
                         source: self.source.clone(),
-                        record_key: f.origin.clone(),
+                        record_key,
                         source_id: None,
                         origin: f.origin,
                         phase: "read".into(),
@@ -140,7 +214,7 @@ impl Pipeline {
 
         // Stage: a record version already settled is a no-op.
         let keys: Vec<(String, String)> = records.iter().map(|(r, h)| (r.source_id.clone(), h.clone())).collect();
-        let settled = self.store.staged_final(&self.source, &keys).await?;
+        let settled = if self.replay { Default::default() } else { self.store.staged_final(&self.source, &keys).await? };
         records.retain(|(r, h)| !settled.contains(&(r.source_id.clone(), h.clone())));
         summary.unchanged += (keys.len() - records.len()) as u64;
         let mut fates: Vec<Option<Fate>> = records.iter().map(|_| None).collect();
@@ -153,7 +227,8 @@ impl Pipeline {
             .collect();
         let (rt, t) = (self.runtime.clone(), self.transformer.clone());
         let (inputs, transformed) = tokio::task::spawn_blocking(move || {
-            let out = rt.transform(&t, &inputs);
+            let size = rt.limits().batch_size.max(1);
+            let out: Vec<_> = inputs.chunks(size).flat_map(|c| rt.transform(&t, c)).collect();
             (inputs, out)
         })
         .await?;
@@ -226,7 +301,11 @@ impl Pipeline {
         let (indices, to_project): (Vec<usize>, Vec<Element>) = ready.into_iter().unzip();
         let ids: Vec<String> = to_project.iter().map(|e| e.source_id.clone()).collect();
         let (rt, p) = (self.runtime.clone(), self.projector.clone());
-        let projected = tokio::task::spawn_blocking(move || rt.project(&p, ctx, &to_project)).await?;
+        let projected = tokio::task::spawn_blocking(move || {
+            let size = rt.limits().batch_size.max(1);
+            to_project.chunks(size).flat_map(|c| rt.project(&p, ctx, c)).collect::<Vec<_>>()
+        })
+        .await?;
 
         // Newer version wins: compare (version, content hash) with what is stored, and with
         // earlier records of this same batch.
@@ -264,25 +343,24 @@ impl Pipeline {
                 projector_hash: self.projector.hash.clone(),
                 document: dialog.document,
             };
-            let (outcome, kind) = match current.get(&element_id) {
-                None => (Outcome::Migrated, Some("created")),
-                Some(c) if (r.version, hash.as_str()) > (c.source_version, c.content_hash.as_str()) => {
-                    if c.id == row.id && c.document == row.document {
-                        (Outcome::Unchanged, Some("unchanged"))
-                    } else {
-                        (Outcome::Migrated, Some("updated"))
-                    }
-                }
+            let newer = |c: &crate::store::Current| {
+                let (mine, theirs) = ((r.version, hash.as_str()), (c.source_version, c.content_hash.as_str()));
+                mine > theirs || (self.replay && mine == theirs)
+            };
+            let (outcome, write) = match current.get(&element_id) {
+                None => (Outcome::Migrated, true),
+                // Written even when the document is the same: the row records the components.
+                Some(c) if newer(c) => (if c.id == row.id && c.document == row.document { Outcome::Unchanged } else { Outcome::Migrated }, true),
                 // An older (or the same) version: the stored dialog stays.
-                Some(_) => (Outcome::Unchanged, None),
+                Some(_) => (Outcome::Unchanged, false),
             };
             commit.resolved.push(r.source_id.clone());
             let mut fate = Fate::new(outcome, None);
             fate.dialog_id = Some(row.id.clone());
             fates[i] = Some(fate);
-            if let Some(kind) = kind {
+            if write {
                 current.insert(element_id, crate::store::Current { id: row.id.clone(), source_version: r.version, content_hash: hash.clone(), document: row.document.clone() });
-                commit.upserts.push((row, kind));
+                commit.upserts.push(row);
             }
         }
 
@@ -298,8 +376,6 @@ impl Pipeline {
                 dialog_id: fate.dialog_id,
             });
         }
-        commit.checkpoint = Some(("backfill".into(), serde_json::json!({ "fetched": summary.fetched }).to_string()));
-        self.store.commit(&self.source, &commit).await?;
-        Ok(())
+        Ok((commit, std::mem::take(summary)))
     }
 }

@@ -48,6 +48,12 @@ pub fn oslo_to_utc(naive: NaiveDateTime) -> Option<Timestamp> {
     }
 }
 
+/// Formats an instant as Altinn 2 writes it: Europe/Oslo wall time without an offset.
+pub fn format_oslo(t: Timestamp) -> String {
+    let utc = DateTime::<Utc>::from_timestamp_micros(t).unwrap_or_default();
+    utc.with_timezone(&Oslo).format("%Y-%m-%dT%H:%M:%S%.f").to_string()
+}
+
 /// Formats an instant as RFC 3339 UTC with microseconds, e.g. `2020-01-23T13:00:38.742592Z`.
 pub fn format_instant(t: Timestamp) -> String {
     DateTime::<Utc>::from_timestamp_micros(t)

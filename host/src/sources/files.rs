@@ -92,7 +92,7 @@ mod tests {
     use super::*;
 
     fn keys() -> RecordKeys {
-        RecordKeys { id_field: "id".into(), version_fields: vec!["lastChanged".into(), "created".into()] }
+        RecordKeys { id_field: "id".into(), version_fields: vec!["lastChanged".into(), "created".into()], created_fields: vec![] }
     }
 
     #[test]

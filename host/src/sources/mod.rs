@@ -2,6 +2,7 @@
 //! time (streaming), each either a record or a failure that names where it was read.
 
 pub mod files;
+pub mod http;
 
 use dialogsync_sdk::time::parse_oslo;
 use serde_json::Value;
@@ -13,6 +14,9 @@ pub struct RawRecord {
     pub source_id: String,
     /// Orderable version: larger is newer (microseconds for timestamps).
     pub version: i64,
+    /// When the record was created at its source (microseconds), if it says: its day places
+    /// it in a historic window and in reconciliation.
+    pub created: Option<i64>,
     /// Bytes exactly as the source gave them.
     pub payload: Vec<u8>,
     pub content_type: String,
@@ -34,8 +38,12 @@ pub type Fetched = Result<RawRecord, ReadFailure>;
 /// `version_fields` in the config).
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct RecordKeys {
+    #[serde(default)]
     pub id_field: String,
+    #[serde(default)]
     pub version_fields: Vec<String>,
+    #[serde(default)]
+    pub created_fields: Vec<String>,
 }
 
 impl RecordKeys {
@@ -51,14 +59,17 @@ impl RecordKeys {
             Some(Value::Number(n)) => n.to_string(),
             _ => return fail(format!("no `{}` field naming the record", self.id_field), payload),
         };
-        let version = self.version_fields.iter().find_map(|f| match value.get(f)? {
-            Value::Number(n) => Some(n.as_i64().ok_or_else(|| format!("`{f}` is not an integer"))),
-            // Altinn 2 versions are wall times without an offset: Oslo, as everywhere in Altinn 2.
-            Value::String(s) => Some(parse_oslo(s).map_err(|e| format!("`{f}`: {e}"))),
-            _ => None,
-        });
-        match version {
-            Some(Ok(version)) => Ok(RawRecord { source_id, version, payload, content_type: "application/json".into(), origin }),
+        let first_time = |fields: &[String]| {
+            fields.iter().find_map(|f| match value.get(f)? {
+                Value::Number(n) => Some(n.as_i64().ok_or_else(|| format!("`{f}` is not an integer"))),
+                // Altinn 2 times are wall times without an offset: Oslo, as everywhere in Altinn 2.
+                Value::String(s) => Some(parse_oslo(s).map_err(|e| format!("`{f}`: {e}"))),
+                _ => None,
+            })
+        };
+        let created = first_time(&self.created_fields).and_then(Result::ok);
+        match first_time(&self.version_fields) {
+            Some(Ok(version)) => Ok(RawRecord { source_id, version, created, payload, content_type: "application/json".into(), origin }),
             Some(Err(e)) => fail(format!("bad version: {e}"), payload),
             None => fail(format!("no version field ({})", self.version_fields.join(", ")), payload),
         }

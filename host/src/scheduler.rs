@@ -1,0 +1,394 @@
+//! `dialogsync run`: per source, a live tick every `interval` and historic windows newest first
+//! in between, plus pushed events applied at once (DESIGN.md "Scheduling").
+//!
+//! - **Live tick**: records changed since the source's cursor, page by page; each page commits
+//!   its dialogs, change events and the new cursor in one transaction.
+//! - **Historic windows** (`window_days`, default one day) from the day live sync began back to
+//!   `back_to`, newest first, one page at a time so ticks and pushes stay timely; each page
+//!   commits its dialogs with the window's counts and next-page URL, so a restart resumes the
+//!   window where it stood.
+//! - **Boundaries**: between pages the worker reads the source's state (an operator may pause
+//!   it from another process), picks up changed component files, and stops on SIGINT/SIGTERM.
+
+use crate::clock;
+use crate::config::{Config, SourceConfig};
+use crate::runtime::bindings::types::SyncMode;
+use crate::runtime::{Projector, Runtime, Transformer};
+use crate::sources::http::{Http, Page};
+use crate::sources::Fetched;
+use crate::store::{Store, WindowPage};
+use crate::sync::{Pipeline, Summary};
+use anyhow::{Context, Result};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chrono::{Duration as Days, NaiveDate};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+
+/// What `run` should do.
+pub struct RunOptions {
+    /// Finish every historic window and one live tick per source, then exit.
+    pub once: bool,
+    /// Sources to run (empty: every configured source).
+    pub sources: Vec<String>,
+}
+
+/// The historic windows of a source, newest first: `(first day, last day)`.
+pub fn windows(live_since: i64, back_to: NaiveDate, window_days: u32) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut out = Vec::new();
+    let Some(mut last) = clock::day_of(live_since) else { return out };
+    while last >= back_to {
+        let first = (last - Days::days(window_days.max(1) as i64 - 1)).max(back_to);
+        out.push((first, last));
+        last = first - Days::days(1);
+    }
+    out
+}
+
+/// "Migrated back to": the oldest day D such that every window from D up to the day live sync
+/// began is done. `done` holds the first days of finished windows.
+pub fn watermark(plan: &[(NaiveDate, NaiveDate)], done: &BTreeSet<String>) -> Option<NaiveDate> {
+    plan.iter().take_while(|(first, _)| done.contains(&first.to_string())).last().map(|(first, _)| *first)
+}
+
+/// Items announced by pushed events and not yet applied, per source, coalesced.
+#[derive(Default)]
+pub struct Pushed {
+    pending: Mutex<BTreeSet<String>>,
+    notify: Notify,
+}
+
+type PushMap = Arc<HashMap<String, Arc<Pushed>>>;
+
+/// Accepts CloudEvents (one, or a batch array): each names its item by `resourceinstance`
+/// (Altinn's events), else by `subject`.
+async fn receive(State(pushed): State<PushMap>, Path(source): Path<String>, body: axum::body::Bytes) -> axum::response::Response {
+    let Some(p) = pushed.get(&source) else {
+        return (StatusCode::NOT_FOUND, axum::Json(json!({ "error": format!("no running source {source}") }))).into_response();
+    };
+    let events: Vec<Value> = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Array(a)) => a,
+        Ok(v @ Value::Object(_)) => vec![v],
+        Ok(_) => return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": "expected a CloudEvent or an array of them" }))).into_response(),
+        Err(e) => return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": format!("invalid JSON: {e}") }))).into_response(),
+    };
+    let mut ids = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let id = ["resourceinstance", "subject"].iter().find_map(|k| e.get(k).and_then(Value::as_str)).filter(|s| !s.is_empty());
+        match id {
+            Some(id) => ids.push(id.to_string()),
+            None => return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": format!("event {i} names no item (resourceinstance or subject)") }))).into_response(),
+        }
+    }
+    let (accepted, coalesced) = {
+        let mut pending = p.pending.lock().unwrap();
+        let before = pending.len();
+        pending.extend(ids.iter().cloned());
+        (ids.len(), ids.len() - (pending.len() - before))
+    };
+    p.notify.notify_one();
+    (StatusCode::ACCEPTED, axum::Json(json!({ "accepted": accepted, "coalesced": coalesced }))).into_response()
+}
+
+fn file_stamp(path: &std::path::Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+/// One source's worker.
+struct Worker {
+    name: String,
+    sc: SourceConfig,
+    config: Arc<Config>,
+    store: Store,
+    runtime: Arc<Runtime>,
+    http: Arc<Http>,
+    transformer: Arc<Transformer>,
+    projector: Arc<Projector>,
+    stamps: [Option<(SystemTime, u64)>; 2],
+    pushed: Arc<Pushed>,
+    stop: watch::Receiver<bool>,
+}
+
+impl Worker {
+    fn stopped(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    fn pipeline(&self, mode: SyncMode) -> Pipeline {
+        Pipeline {
+            source: self.name.clone(),
+            store: self.store.clone(),
+            runtime: self.runtime.clone(),
+            transformer: self.transformer.clone(),
+            projector: self.projector.clone(),
+            mode,
+            now: clock::micros(),
+            replay: false,
+        }
+    }
+
+    async fn fetch(&self, url: String) -> Result<Page> {
+        let http = self.http.clone();
+        Ok(tokio::task::spawn_blocking(move || http.page(&url)).await??)
+    }
+
+    /// Waits until `until`, a push, or a stop.
+    async fn wait(&mut self, until: Instant) {
+        let pushed = self.pushed.clone();
+        tokio::select! {
+            _ = tokio::time::sleep_until(until) => {}
+            _ = pushed.notify.notified() => {}
+            _ = self.stop.changed() => {}
+        }
+    }
+
+    async fn run(mut self, once: bool) -> Result<()> {
+        let state = self.store.begin_source(&self.name).await?;
+        let live_since = state.live_since.unwrap_or_else(clock::micros);
+        let interval = self.config.sync.interval;
+        let poll = interval.min(Duration::from_secs(2));
+        let mut next_tick = Instant::now();
+        let mut ticked = false;
+        tracing::info!(source = %self.name, transformer = %self.transformer.label(), "source started");
+        while !self.stopped() {
+            let state = self.store.source_state(&self.name).await?.context("source state")?;
+            if state.state != "running" {
+                if once {
+                    println!("{}: {} ({}), not run", self.name, state.state, state.reason.unwrap_or_default());
+                    break;
+                }
+                self.wait(Instant::now() + poll).await;
+                continue;
+            }
+            // A tick boundary: pick up changed component files.
+            self.swap_if_changed().await?;
+            if !self.pushed.pending.lock().unwrap().is_empty() {
+                if let Err(e) = self.apply_pushed().await {
+                    tracing::warn!(source = %self.name, error = %format!("{e:#}"), "pushed events failed; the next tick catches up");
+                }
+                continue;
+            }
+            if Instant::now() >= next_tick {
+                let result = self.tick(live_since).await;
+                next_tick = Instant::now() + interval;
+                ticked = true;
+                let error = result.as_ref().err().map(|e| format!("{e:#}"));
+                match &result {
+                    Ok(s) => tracing::info!(source = %self.name, fetched = s.fetched, migrated = s.migrated, "live tick"),
+                    Err(e) => tracing::warn!(source = %self.name, error = %format!("{e:#}"), "live tick failed"),
+                }
+                if let Some(reason) = self.store.tick_finished(&self.name, error.as_deref(), self.config.sync.max_failed_ticks).await? {
+                    tracing::error!(source = %self.name, reason = %reason, "source paused itself");
+                }
+                continue;
+            }
+            match self.historic_page(live_since).await {
+                Ok(true) => continue,
+                Ok(false) if once && ticked => break,
+                Ok(false) => {}
+                Err(e) => {
+                    // Retried after the next tick; a source that is down fails its ticks too.
+                    tracing::warn!(source = %self.name, error = %format!("{e:#}"), "historic page failed");
+                    if once {
+                        return Err(e.context(format!("{}: historic window", self.name)));
+                    }
+                }
+            }
+            self.wait(next_tick).await;
+        }
+        tracing::info!(source = %self.name, "source stopped");
+        Ok(())
+    }
+
+    /// Live tick: first the records that waited for a party the register has learnt since,
+    /// then every page of changes since the cursor, each committed with its cursor.
+    async fn tick(&mut self, live_since: i64) -> Result<Summary> {
+        loop {
+            let ready = self.store.waiting_ready(&self.name, 1000).await?;
+            if ready.is_empty() {
+                break;
+            }
+            let (commit, s) = self.pipeline(SyncMode::Historic).prepare(ready.into_iter().map(Ok).collect()).await?;
+            self.store.commit(&self.name, &commit).await?;
+            tracing::info!(source = %self.name, migrated = s.migrated, "records that waited for their party");
+            if s.waiting == s.fetched {
+                break;
+            }
+        }
+        let mut cursor: i64 = match self.store.checkpoint(&self.name, "live").await? {
+            Some(v) => v.parse().with_context(|| format!("live cursor `{v}`"))?,
+            None => live_since,
+        };
+        let overlap = self.config.sync.live_overlap.as_micros() as i64;
+        let mut url = self.http.changed_url(cursor - overlap);
+        let mut total = Summary::default();
+        loop {
+            let page = self.fetch(url).await?;
+            let newest = page.records.iter().filter_map(|r| r.as_ref().ok().map(|r| r.version)).max();
+            cursor = cursor.max(newest.unwrap_or(cursor));
+            let (mut commit, s) = self.pipeline(SyncMode::Live).prepare(page.records).await?;
+            commit.checkpoint = Some(("live".into(), cursor.to_string()));
+            self.store.commit(&self.name, &commit).await?;
+            total.add(&s);
+            match page.next {
+                Some(next) if !self.stopped() => url = next,
+                _ => break,
+            }
+        }
+        Ok(total)
+    }
+
+    /// One page of the newest unfinished historic window; false when every window is done.
+    async fn historic_page(&mut self, live_since: i64) -> Result<bool> {
+        let Some(back_to) = self.sc.back_to else { return Ok(false) };
+        let plan = windows(live_since, back_to, self.sc.window_days);
+        let stored: BTreeMap<String, crate::store::Window> =
+            self.store.windows(Some(&self.name)).await?.into_iter().map(|w| (w.first_day.clone(), w)).collect();
+        let done = |first: &NaiveDate| stored.get(&first.to_string()).is_some_and(|w| w.state == "done");
+        let Some(&(first, last)) = plan.iter().find(|(first, _)| !done(first)) else { return Ok(false) };
+        let url = stored.get(&first.to_string()).and_then(|w| w.next_url.clone()).unwrap_or_else(|| self.http.window_url(first, last));
+        let page = self.fetch(url).await?;
+        let (mut commit, counts) = self.pipeline(SyncMode::Historic).prepare(page.records).await?;
+        let finished = page.next.is_none();
+        commit.window = Some(WindowPage { first_day: first.to_string(), last_day: last.to_string(), next_url: page.next, counts });
+        self.store.commit(&self.name, &commit).await?;
+        if finished {
+            let mut done_days: BTreeSet<String> = stored.values().filter(|w| w.state == "done").map(|w| w.first_day.clone()).collect();
+            let before = watermark(&plan, &done_days);
+            done_days.insert(first.to_string());
+            let after = watermark(&plan, &done_days);
+            tracing::info!(source = %self.name, window = %first, "historic window done");
+            if after != before && let Some(to) = after {
+                let message = format!("historic data migrated back to {}", to.format("%d.%m.%Y"));
+                let data = json!({ "from": before.map(|d| d.to_string()), "to": to.to_string(), "complete": to == back_to });
+                self.store.log_data(Some(&self.name), "watermark", &message, Some(data)).await?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Fetches the items pushed events announced (each once, however often announced) and
+    /// applies them as live changes.
+    async fn apply_pushed(&mut self) -> Result<()> {
+        tokio::time::sleep(self.config.sync.push_delay).await;
+        let ids: Vec<String> = std::mem::take(&mut *self.pushed.pending.lock().unwrap()).into_iter().collect();
+        let http = self.http.clone();
+        let fetched: Vec<Fetched> = tokio::task::spawn_blocking(move || -> Result<Vec<Fetched>> {
+            let mut out = Vec::new();
+            for id in &ids {
+                match http.item(id)? {
+                    Some(f) => out.push(f),
+                    None => tracing::info!(item = %id, "pushed item no longer exists at the source; the next tick settles it"),
+                }
+            }
+            Ok(out)
+        })
+        .await??;
+        let (commit, s) = self.pipeline(SyncMode::Live).prepare(fetched).await?;
+        self.store.commit(&self.name, &commit).await?;
+        tracing::info!(source = %self.name, fetched = s.fetched, migrated = s.migrated, "pushed events applied");
+        Ok(())
+    }
+
+    /// Reloads a component whose file changed; the changelog records the swap.
+    async fn swap_if_changed(&mut self) -> Result<()> {
+        let paths = [self.sc.component.clone(), self.config.projector.clone()];
+        for (k, path) in paths.iter().enumerate() {
+            let stamp = file_stamp(path);
+            if stamp == self.stamps[k] {
+                continue;
+            }
+            let (rt, p) = (self.runtime.clone(), path.clone());
+            let old = if k == 0 { self.transformer.label() } else { self.projector.label() };
+            let loaded = tokio::task::spawn_blocking(move || {
+                if k == 0 { rt.load_transformer(&p).map(|t| (Some(t), None)) } else { rt.load_projector(&p).map(|p| (None, Some(p))) }
+            })
+            .await?;
+            match loaded {
+                Ok((t, p)) => {
+                    self.stamps[k] = stamp;
+                    let new = match (t, p) {
+                        (Some(t), _) if t.hash != self.transformer.hash => {
+                            let l = t.label();
+                            self.transformer = Arc::new(t);
+                            l
+                        }
+                        (_, Some(p)) if p.hash != self.projector.hash => {
+                            let l = p.label();
+                            self.projector = Arc::new(p);
+                            l
+                        }
+                        _ => continue,
+                    };
+                    let role = if k == 0 { "transformer" } else { "projector" };
+                    tracing::info!(source = %self.name, component = %new, old = %old, "component swapped");
+                    let data = json!({ "role": role, "from": old, "to": new });
+                    self.store.log_data(Some(&self.name), "component", &format!("{role} swapped: {old} → {new}"), Some(data)).await?;
+                }
+                // A file caught half-written: keep the running component, try again next boundary.
+                Err(e) => tracing::warn!(source = %self.name, path = %path.display(), error = %e, "changed component does not load; keeping the running one"),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs every source until `stop` (or, with `once`, until each has finished its history).
+pub async fn run(config: Config, store: Store, opts: RunOptions, stop: watch::Receiver<bool>) -> Result<()> {
+    let names: Vec<String> = if opts.sources.is_empty() { config.sources.keys().cloned().collect() } else { opts.sources.clone() };
+    anyhow::ensure!(!names.is_empty(), "no sources configured: add [sources.NAME] sections with connector = \"http\" (see `dialogsync init`)");
+    let config = Arc::new(config);
+    let runtime = Runtime::new(config.limits.clone(), &config.cache_dir)?;
+    let hint = "build the components with scripts/build-components.sh";
+    let projector = Arc::new(runtime.load_projector(&config.projector).context(hint)?);
+    let mut pushed: HashMap<String, Arc<Pushed>> = HashMap::new();
+    let mut workers = Vec::new();
+    for name in &names {
+        let sc = config.source(name)?;
+        anyhow::ensure!(sc.connector == "http", "source {name}: `run` needs connector = \"http\" (use `backfill` for `{}`)", sc.connector);
+        let p = Arc::new(Pushed::default());
+        pushed.insert(name.clone(), p.clone());
+        workers.push(Worker {
+            name: name.clone(),
+            http: Arc::new(Http::new(name, &sc)?),
+            transformer: Arc::new(runtime.load_transformer(&sc.component).with_context(|| format!("source {name}: {hint}"))?),
+            projector: projector.clone(),
+            stamps: [file_stamp(&sc.component), file_stamp(&config.projector)],
+            sc,
+            config: config.clone(),
+            store: store.clone(),
+            runtime: runtime.clone(),
+            pushed: p,
+            stop: stop.clone(),
+        });
+    }
+    if let Some(listen) = &config.sync.listen {
+        let app = axum::Router::new().route("/sources/{source}/events", axum::routing::post(receive)).with_state(Arc::new(pushed));
+        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+        tracing::info!(address = %listener.local_addr()?, "accepting pushed events");
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+                tracing::error!(error = %e, "event endpoint failed");
+            }
+        });
+    }
+    let tasks: Vec<_> = workers.into_iter().map(|w| tokio::spawn(w.run(opts.once))).collect();
+    let mut failed = Vec::new();
+    for (name, t) in names.iter().zip(tasks) {
+        if let Err(e) = t.await? {
+            failed.push(format!("{name}: {e:#}"));
+        }
+    }
+    anyhow::ensure!(failed.is_empty(), "{}", failed.join("; "));
+    Ok(())
+}

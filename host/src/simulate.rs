@@ -1,0 +1,439 @@
+//! `dialogsync simulate`: the four legacy sources over HTTP, from generated data, so the whole
+//! pipeline runs against something that behaves like Altinn with no Altinn access.
+//!
+//! Each source holds `days` days of history (`per_day` records a day, created on that day)
+//! and serves the `http` connector's requests (sources/http.rs). Changes arrive over time —
+//! every `change_every`, or on `POST /_sim/advance?steps=N` — and are the records' own later
+//! versions (read, confirmed, archived, deleted…) or new records, stamped with the time they
+//! happen. Which change comes next depends only on the seed, so two simulators with the same
+//! seed and steps hold the same records (up to those stamps).
+//!
+//! Also: `GET /parties.csv` (the register for records that name only a party id),
+//! `POST /_sim/fail?source=S&count=N` (the next N requests to S fail with 503),
+//! `GET /_sim/stats` (requests and single-item fetches per source, steps applied).
+
+use crate::config::known;
+use crate::generate::Versions;
+use crate::sources::RecordKeys;
+use anyhow::Result;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Duration, NaiveDate};
+use dialogsync_sdk::time::{format_oslo, parse_oslo};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+pub struct Options {
+    pub seed: u64,
+    pub days: u32,
+    pub per_day: usize,
+    /// The last day of history is the day before this one.
+    pub today: NaiveDate,
+    /// Time between changes; zero: only on `POST /_sim/advance`.
+    pub change_every: std::time::Duration,
+    /// Where to push CloudEvents for changes of the A3 sources (a `dialogsync run --listen`
+    /// address, `http://HOST:PORT`).
+    pub push: Option<String>,
+    /// Fraction of records served without their id (the connector must dead-letter them).
+    pub bad_ratio: f64,
+}
+
+struct Item {
+    created: i64,
+    changed: i64,
+    value: Value,
+    /// Later versions not yet happened, oldest first.
+    pending: VecDeque<Value>,
+}
+
+struct Source {
+    keys: RecordKeys,
+    /// Key of the record list in a page (`instances` for app instances).
+    list: String,
+    versions: Versions,
+    items: BTreeMap<String, Item>,
+    next_index: usize,
+    requests: u64,
+    item_fetches: u64,
+    fail: u32,
+}
+
+struct Sim {
+    sources: BTreeMap<String, Source>,
+    rng: ChaCha8Rng,
+    steps: u64,
+    last_stamp: i64,
+    bad_ratio: f64,
+    today: NaiveDate,
+    push: Option<String>,
+}
+
+type Shared = Arc<Mutex<Sim>>;
+
+/// Replaces every time in `v` later than `now` with `now`, in the style it was written in
+/// (Altinn 2 wall time, or RFC 3339 UTC): nothing the simulator serves lies in the future.
+fn restamp(v: &mut Value, now: i64) {
+    match v {
+        Value::String(s) => {
+            if let Ok(t) = parse_oslo(s)
+                && t > now
+            {
+                *s = stamp_like(s, now);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| restamp(x, now)),
+        Value::Object(o) => o.values_mut().for_each(|x| restamp(x, now)),
+        _ => {}
+    }
+}
+
+fn stamp_like(old: &str, t: i64) -> String {
+    if DateTime::parse_from_rfc3339(old).is_ok() {
+        crate::clock::format_micros(t)
+    } else {
+        format_oslo(t)
+    }
+}
+
+impl Source {
+    fn new(name: &str, seed: u64) -> Result<Source> {
+        let k = known(name).expect("known source");
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        Ok(Source {
+            keys: RecordKeys { id_field: k.id_field.into(), version_fields: strings(k.version_fields), created_fields: strings(k.created_fields) },
+            list: k.items.trim_start_matches('/').into(),
+            versions: Versions::new(name, seed)?,
+            items: BTreeMap::new(),
+            next_index: 0,
+            requests: 0,
+            item_fetches: 0,
+            fail: 0,
+        })
+    }
+
+    /// The record's id, version and creation time as the host will read them.
+    fn keys_of(&self, v: &Value) -> Option<(String, i64, i64)> {
+        let r = self.keys.record(v.to_string().into_bytes(), String::new()).ok()?;
+        Some((r.source_id, r.version, r.created.unwrap_or(r.version)))
+    }
+
+    fn served(&self, item: &Item, bad: bool) -> Value {
+        let mut v = item.value.clone();
+        if bad && let Some(o) = v.as_object_mut() {
+            o.remove(&self.keys.id_field);
+        }
+        v
+    }
+}
+
+impl Sim {
+    fn new(o: &Options) -> Result<Sim> {
+        let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
+        let now = crate::clock::micros();
+        let mut sources = BTreeMap::new();
+        for k in crate::config::KNOWN_SOURCES {
+            let mut s = Source::new(k.name, o.seed)?;
+            for d in (1..=o.days).rev() {
+                let day = o.today - Duration::days(d as i64);
+                for _ in 0..o.per_day {
+                    let i = s.next_index;
+                    s.next_index += 1;
+                    let mut versions: VecDeque<Value> = s.versions.record(i, day).into();
+                    // History holds some prefix of the record's life; the rest is yet to happen.
+                    let keep = rng.random_range(1..=versions.len());
+                    let mut pending = versions.split_off(keep);
+                    let mut value = versions.pop_back().expect("a record has a version");
+                    // A version whose times lie ahead of now has not happened yet either.
+                    while let Some((_, changed, _)) = s.keys_of(&value)
+                        && changed > now
+                        && let Some(earlier) = versions.pop_back()
+                    {
+                        pending.push_front(std::mem::replace(&mut value, earlier));
+                    }
+                    restamp(&mut value, now);
+                    let Some((id, changed, created)) = s.keys_of(&value) else { continue };
+                    s.items.insert(id, Item { created, changed, value, pending });
+                }
+            }
+            sources.insert(k.name.to_string(), s);
+        }
+        Ok(Sim { sources, rng, steps: 0, last_stamp: now, bad_ratio: o.bad_ratio, today: o.today, push: o.push.clone() })
+    }
+
+    /// Whether record `id` of `source` is one of the records served malformed (fixed per id).
+    fn bad(&self, source: &str, id: &str) -> bool {
+        if self.bad_ratio <= 0.0 {
+            return false;
+        }
+        let h = u64::from_str_radix(&crate::runtime::sha256_hex(format!("{source}/{id}").as_bytes())[..12], 16).unwrap_or(0);
+        (h % 10_000) as f64 / 10_000.0 < self.bad_ratio
+    }
+
+    /// One change, chosen by the seed: a new record (a third of the time) or the next version
+    /// of a record that has one. Returns (source, id, what happened).
+    fn step(&mut self) -> (String, String, &'static str) {
+        self.steps += 1;
+        let names: Vec<String> = self.sources.keys().cloned().collect();
+        let name = names[self.rng.random_range(0..names.len())].clone();
+        let now = crate::clock::micros().max(self.last_stamp + 1);
+        self.last_stamp = now;
+        let with_pending: Vec<String> = self.sources[&name].items.iter().filter(|(_, i)| !i.pending.is_empty()).map(|(id, _)| id.clone()).collect();
+        let new = with_pending.is_empty() || self.rng.random_bool(1.0 / 3.0);
+        let today = self.today;
+        let s = self.sources.get_mut(&name).expect("source");
+        let version_field = s.keys.version_fields[0].clone();
+        let (mut value, kind, pending) = if new {
+            let i = s.next_index;
+            s.next_index += 1;
+            let mut versions: VecDeque<Value> = s.versions.record(i, today).into();
+            let first = versions.pop_front().expect("a record has a version");
+            (first, "created", versions)
+        } else {
+            let id = &with_pending[self.rng.random_range(0..with_pending.len())];
+            let item = s.items.get_mut(id).expect("item");
+            let next = item.pending.pop_front().expect("pending version");
+            (next, "changed", std::mem::take(&mut item.pending))
+        };
+        // It happens now: its change time (and a new record's creation time) is now, and
+        // nothing in it lies later.
+        restamp(&mut value, now);
+        let mut stamped = vec![version_field];
+        if new {
+            stamped.extend(s.keys.created_fields.iter().cloned());
+        }
+        for field in stamped {
+            if let Some(Value::String(old)) = value.get(&field).cloned() {
+                value[&field] = Value::String(stamp_like(&old, now));
+            }
+        }
+        let Some((id, changed, created)) = s.keys_of(&value) else { return (name, String::new(), "unreadable") };
+        let created = s.items.get(&id).map_or(created, |i| i.created);
+        s.items.insert(id.clone(), Item { created, changed, value, pending });
+        (name, id, kind)
+    }
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(rename = "changedSince")]
+    changed_since: Option<String>,
+    #[serde(rename = "createdFrom")]
+    created_from: Option<String>,
+    #[serde(rename = "createdBefore")]
+    created_before: Option<String>,
+    limit: Option<usize>,
+    after: Option<String>,
+}
+
+fn bad_request(m: String) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({ "error": m }))).into_response()
+}
+
+fn instant(s: &Option<String>, name: &str) -> Result<Option<i64>, Response> {
+    s.as_deref().map(|v| parse_oslo(v).map_err(|e| bad_request(format!("{name}: {e}")))).transpose()
+}
+
+/// Counts a request; a source told to fail answers 503.
+fn admit<'a>(sim: &'a mut Sim, source: &str) -> Result<&'a mut Source, Response> {
+    let s = sim.sources.get_mut(source).ok_or_else(|| (StatusCode::NOT_FOUND, format!("no source {source}")).into_response())?;
+    s.requests += 1;
+    if s.fail > 0 {
+        s.fail -= 1;
+        return Err((StatusCode::SERVICE_UNAVAILABLE, "simulated outage").into_response());
+    }
+    Ok(s)
+}
+
+async fn list(State(sim): State<Shared>, Path(source): Path<String>, Query(q): Query<ListQuery>) -> Response {
+    let since = match instant(&q.changed_since, "changedSince") { Ok(v) => v, Err(r) => return r };
+    let from = match instant(&q.created_from, "createdFrom") { Ok(v) => v, Err(r) => return r };
+    let before = match instant(&q.created_before, "createdBefore") { Ok(v) => v, Err(r) => return r };
+    let mut guard = sim.lock().unwrap();
+    let sim = &mut *guard;
+    let bad: HashMap<String, bool> = sim.sources.get(&source).map(|s| s.items.keys().map(|id| (id.clone(), sim.bad(&source, id))).collect()).unwrap_or_default();
+    let s = match admit(sim, &source) { Ok(s) => s, Err(r) => return r };
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    // Live queries go by change time, windows by id; either way the keyset is `after`.
+    let mut rows: Vec<(String, &String, &Item)> = s
+        .items
+        .iter()
+        .filter(|(_, i)| since.is_none_or(|t| i.changed >= t) && from.is_none_or(|t| i.created >= t) && before.is_none_or(|t| i.created < t))
+        .map(|(id, i)| (if since.is_some() { format!("{:020}:{id}", i.changed) } else { id.clone() }, id, i))
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let start = q.after.as_ref().map_or(0, |a| rows.partition_point(|r| r.0 <= *a));
+    let page = &rows[start.min(rows.len())..(start + limit).min(rows.len())];
+    let items: Vec<Value> = page.iter().map(|(_, id, i)| s.served(i, bad[*id])).collect();
+    let next = (start + limit < rows.len()).then(|| {
+        let mut qs = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [("changedSince", &q.changed_since), ("createdFrom", &q.created_from), ("createdBefore", &q.created_before)] {
+            if let Some(v) = v {
+                qs.append_pair(k, v);
+            }
+        }
+        qs.append_pair("limit", &limit.to_string()).append_pair("after", &page.last().expect("a full page").0);
+        format!("?{}", qs.finish())
+    });
+    let mut body = json!({ "next": next, "count": items.len() });
+    body[&s.list] = Value::Array(items);
+    Json(body).into_response()
+}
+
+#[derive(Deserialize)]
+struct IdQuery {
+    id: String,
+}
+
+async fn item(State(sim): State<Shared>, Path(source): Path<String>, Query(q): Query<IdQuery>) -> Response {
+    let mut guard = sim.lock().unwrap();
+    let bad = guard.bad(&source, &q.id);
+    let s = match admit(&mut guard, &source) { Ok(s) => s, Err(r) => return r };
+    s.item_fetches += 1;
+    match s.items.get(&q.id) {
+        Some(i) => Json(s.served(i, bad)).into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({ "error": "no such record" }))).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct DaysQuery {
+    from: NaiveDate,
+    to: NaiveDate,
+}
+
+async fn counts(State(sim): State<Shared>, Path(source): Path<String>, Query(q): Query<DaysQuery>) -> Response {
+    let mut guard = sim.lock().unwrap();
+    let s = match admit(&mut guard, &source) { Ok(s) => s, Err(r) => return r };
+    let mut days: BTreeMap<String, u64> = BTreeMap::new();
+    for i in s.items.values() {
+        if let Some(d) = crate::clock::day_of(i.created).filter(|d| *d >= q.from && *d <= q.to) {
+            *days.entry(d.to_string()).or_default() += 1;
+        }
+    }
+    Json(days).into_response()
+}
+
+async fn parties(State(sim): State<Shared>) -> String {
+    let sim = sim.lock().unwrap();
+    let mut all: BTreeMap<&String, &String> = BTreeMap::new();
+    for s in sim.sources.values() {
+        all.extend(s.versions.parties());
+    }
+    let rows: String = all.iter().map(|(id, org)| format!("{id},{org}\n")).collect();
+    format!("partyId,identifier\n{rows}")
+}
+
+#[derive(Deserialize)]
+struct StepsQuery {
+    steps: Option<u64>,
+}
+
+/// Applies changes; pushes CloudEvents for the A3 ones when asked to.
+fn advance(sim: &Shared, steps: u64) -> Vec<(String, String, &'static str)> {
+    let (changes, push) = {
+        let mut sim = sim.lock().unwrap();
+        let changes: Vec<_> = (0..steps).map(|_| sim.step()).collect();
+        (changes, sim.push.clone())
+    };
+    if let Some(push) = push {
+        let events: Vec<(String, Value)> = changes
+            .iter()
+            .filter(|(s, id, _)| s.starts_with("a3-") && !id.is_empty())
+            .map(|(s, id, kind)| {
+                let event = json!({
+                    "specversion": "1.0",
+                    "id": crate::runtime::sha256_hex(format!("{s}/{id}/{}", crate::clock::micros()).as_bytes()),
+                    "source": format!("urn:dialogsync:simulator:{s}"),
+                    "type": format!("no.altinn.{s}.{kind}"),
+                    "resourceinstance": id,
+                    "time": crate::clock::stamp(),
+                });
+                (format!("{}/sources/{s}/events", push.trim_end_matches('/')), event)
+            })
+            .collect();
+        std::thread::spawn(move || {
+            for (url, event) in events {
+                let sent = ureq::post(&url).header("Content-Type", "application/cloudevents+json").send(event.to_string());
+                if let Err(e) = sent {
+                    tracing::warn!(url = %url, error = %e, "could not push an event");
+                }
+            }
+        });
+    }
+    changes
+}
+
+async fn advance_handler(State(sim): State<Shared>, Query(q): Query<StepsQuery>) -> Json<Value> {
+    let changes = advance(&sim, q.steps.unwrap_or(1));
+    let steps = sim.lock().unwrap().steps;
+    Json(json!({
+        "steps": steps,
+        "changes": changes.iter().map(|(s, id, k)| json!({ "source": s, "id": id, "kind": k })).collect::<Vec<_>>(),
+    }))
+}
+
+#[derive(Deserialize)]
+struct FailQuery {
+    source: String,
+    count: u32,
+}
+
+async fn fail(State(sim): State<Shared>, Query(q): Query<FailQuery>) -> Response {
+    match sim.lock().unwrap().sources.get_mut(&q.source) {
+        Some(s) => {
+            s.fail = q.count;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => (StatusCode::NOT_FOUND, format!("no source {}", q.source)).into_response(),
+    }
+}
+
+async fn stats(State(sim): State<Shared>) -> Json<Value> {
+    let sim = sim.lock().unwrap();
+    let per = |f: fn(&Source) -> u64| sim.sources.iter().map(|(n, s)| (n.clone(), json!(f(s)))).collect::<serde_json::Map<_, _>>();
+    Json(json!({
+        "steps": sim.steps,
+        "requests": per(|s| s.requests),
+        "item_fetches": per(|s| s.item_fetches),
+        "records": per(|s| s.items.len() as u64),
+    }))
+}
+
+/// Serves until the process ends; prints `listening on http://ADDR` first.
+pub async fn serve(listen: &str, o: Options) -> Result<()> {
+    let sim: Shared = Arc::new(Mutex::new(Sim::new(&o)?));
+    let app = Router::new()
+        .route("/parties.csv", get(parties))
+        .route("/_sim/advance", post(advance_handler))
+        .route("/_sim/fail", post(fail))
+        .route("/_sim/stats", get(stats))
+        .route("/{source}", get(list))
+        .route("/{source}/item", get(item))
+        .route("/{source}/counts", get(counts))
+        .with_state(sim.clone());
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| anyhow::anyhow!("listening on {listen}: {e}"))?;
+    println!("listening on http://{}", listener.local_addr()?);
+    use std::io::Write;
+    std::io::stdout().flush()?;
+    if !o.change_every.is_zero() {
+        let sim = sim.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(o.change_every);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let sim = sim.clone();
+                let _ = tokio::task::spawn_blocking(move || advance(&sim, 1)).await;
+            }
+        });
+    }
+    axum::serve(listener, app).await?;
+    Ok(())
+}

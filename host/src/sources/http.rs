@@ -1,0 +1,179 @@
+//! The `http` connector: a paged JSON API with a continuation URL, in the shape of Altinn
+//! Storage's instance query (`{"instances": [...], "next": URL}`); where a page keeps its
+//! records and its next URL are JSON pointers in the source's config.
+//!
+//! Requests a source answers (docs/operations.md, "The http connector"):
+//! - `GET {url}?changedSince=T&limit=N`: records changed at or after instant `T` (live ticks),
+//!   oldest change first;
+//! - `GET {url}?createdFrom=T&createdBefore=U&limit=N`: records created in `[T, U)` (historic
+//!   windows);
+//! - `GET {url}/item?id=ID`: one record (pushed events; repair), 404 when it does not exist;
+//! - `GET {url}/counts?from=D&to=E`: `{"YYYY-MM-DD": n, …}`, records per creation day in
+//!   `[D, E]` (reconciliation).
+//!
+//! Calls block (ureq); the engine runs them off the async threads. Each source's requests are
+//! spaced by its `rate_limit`.
+
+use super::{Fetched, RecordKeys};
+use crate::clock::format_micros;
+use chrono::NaiveDate;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("source {source_name} has no `url` (the http connector needs one)")]
+    NoUrl { source_name: String },
+    #[error("GET {url}: {message}")]
+    Get { url: String, message: String },
+    #[error("GET {url}: HTTP {status}: {body}")]
+    Status { url: String, status: u16, body: String },
+    #[error("GET {url}: {message}")]
+    Body { url: String, message: String },
+}
+
+/// One page: its records, and where the next one is.
+pub struct Page {
+    pub records: Vec<Fetched>,
+    pub next: Option<String>,
+}
+
+pub struct Http {
+    agent: ureq::Agent,
+    base: String,
+    items: String,
+    next: String,
+    page_size: u32,
+    keys: RecordKeys,
+    spacing: Duration,
+    last: Mutex<Option<Instant>>,
+}
+
+fn query(pairs: &[(&str, &str)]) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        q.append_pair(k, v);
+    }
+    q.finish()
+}
+
+impl Http {
+    pub fn new(source: &str, sc: &crate::config::SourceConfig) -> Result<Http, HttpError> {
+        let base = sc.url.clone().ok_or_else(|| HttpError::NoUrl { source_name: source.into() })?;
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(60)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Ok(Http {
+            agent,
+            base: base.trim_end_matches('/').to_string(),
+            items: sc.items.clone().unwrap_or_else(|| "/items".into()),
+            next: sc.next.clone(),
+            page_size: sc.page_size.max(1),
+            keys: sc.keys.clone(),
+            spacing: Duration::from_secs_f64(1.0 / sc.rate_limit.max(0.001)),
+            last: Mutex::new(None),
+        })
+    }
+
+    pub fn changed_url(&self, since: i64) -> String {
+        format!("{}?{}", self.base, query(&[("changedSince", &format_micros(since)), ("limit", &self.page_size.to_string())]))
+    }
+
+    /// Records created on the days `[first, last]`.
+    pub fn window_url(&self, first: NaiveDate, last: NaiveDate) -> String {
+        let from = format_micros(crate::clock::day_start(first));
+        let before = format_micros(crate::clock::day_start(last + chrono::Duration::days(1)));
+        format!("{}?{}", self.base, query(&[("createdFrom", &from), ("createdBefore", &before), ("limit", &self.page_size.to_string())]))
+    }
+
+    /// Waits for the source's rate limit.
+    fn pace(&self) {
+        let mut last = self.last.lock().unwrap();
+        if let Some(t) = *last {
+            let due = t + self.spacing;
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+        }
+        *last = Some(Instant::now());
+    }
+
+    /// GET `url`; `None` on 404.
+    fn get(&self, url: &str) -> Result<Option<Vec<u8>>, HttpError> {
+        self.pace();
+        let get = |message: String| HttpError::Get { url: url.into(), message };
+        let mut response = self.agent.get(url).header("Accept", "application/json").call().map_err(|e| get(e.to_string()))?;
+        let status = response.status().as_u16();
+        let body = response.body_mut().with_config().limit(256 << 20).read_to_vec().map_err(|e| get(e.to_string()))?;
+        match status {
+            200..=299 => Ok(Some(body)),
+            404 => Ok(None),
+            _ => Err(HttpError::Status { url: url.into(), status, body: String::from_utf8_lossy(&body).chars().take(300).collect() }),
+        }
+    }
+
+    fn json(&self, url: &str) -> Result<Value, HttpError> {
+        let body = self.get(url)?.ok_or_else(|| HttpError::Status { url: url.into(), status: 404, body: "not found".into() })?;
+        serde_json::from_slice(&body).map_err(|e| HttpError::Body { url: url.into(), message: format!("invalid JSON: {e}") })
+    }
+
+    /// One page of records. A record the page holds but that cannot be read is a failure
+    /// naming the page and its position, never a reason to drop the page.
+    pub fn page(&self, url: &str) -> Result<Page, HttpError> {
+        let page = self.json(url)?;
+        let empty = Vec::new();
+        let items = match page.pointer(&self.items) {
+            Some(Value::Array(items)) => items,
+            Some(Value::Null) | None if page.pointer(&self.next).is_some() => &empty,
+            _ => return Err(HttpError::Body { url: url.into(), message: format!("no record list at `{}`", self.items) }),
+        };
+        let records = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| self.keys.record(item.to_string().into_bytes(), format!("{url}#{}[{i}]", self.items)))
+            .collect();
+        let next = match page.pointer(&self.next) {
+            Some(Value::String(s)) if !s.is_empty() => Some(self.absolute(s)),
+            _ => None,
+        };
+        Ok(Page { records, next })
+    }
+
+    /// A relative continuation (`?after=…`, `/path?…`) made absolute against the base URL.
+    fn absolute(&self, next: &str) -> String {
+        if next.contains("://") {
+            return next.into();
+        }
+        if let Some(q) = next.strip_prefix('?') {
+            return format!("{}?{q}", self.base);
+        }
+        let origin_end = self.base.find("://").map(|i| i + 3).and_then(|i| self.base[i..].find('/').map(|j| i + j)).unwrap_or(self.base.len());
+        format!("{}{next}", &self.base[..origin_end])
+    }
+
+    /// One record by its id, `None` when the source no longer has it.
+    pub fn item(&self, id: &str) -> Result<Option<Fetched>, HttpError> {
+        let url = format!("{}/item?{}", self.base, query(&[("id", id)]));
+        Ok(self.get(&url)?.map(|body| self.keys.record(body, url)))
+    }
+
+    /// The source's own count of records per creation day in `[from, to]`.
+    pub fn counts(&self, from: NaiveDate, to: NaiveDate) -> Result<BTreeMap<NaiveDate, u64>, HttpError> {
+        let url = format!("{}/counts?{}", self.base, query(&[("from", &from.to_string()), ("to", &to.to_string())]));
+        let v = self.json(&url)?;
+        let bad = |message: String| HttpError::Body { url: url.clone(), message };
+        let obj = v.as_object().ok_or_else(|| bad("expected an object of day → count".into()))?;
+        obj.iter()
+            .map(|(day, n)| {
+                let d = day.parse::<NaiveDate>().map_err(|e| bad(format!("`{day}` is not a day: {e}")))?;
+                let n = n.as_u64().ok_or_else(|| bad(format!("count of {day} is not a number")))?;
+                Ok((d, n))
+            })
+            .collect()
+    }
+}

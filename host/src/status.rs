@@ -1,0 +1,274 @@
+//! The status report, written from the store and never by hand (DESIGN.md "Status report"),
+//! in the form of Altinn's own migration status page: per source a ✔/⚠ line with its live
+//! state, a "Historic data" table, open problems, and a dated changelog.
+
+use crate::clock;
+use crate::config::Config;
+use crate::scheduler::{watermark, windows};
+use crate::store::{LogEntry, Store};
+use anyhow::Result;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub generated_at: String,
+    pub sources: Vec<SourceReport>,
+    pub problems: Vec<String>,
+    /// Newest day first.
+    pub changelog: Vec<ChangelogDay>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SourceReport {
+    pub source: String,
+    pub title: String,
+    /// Live sync is running and its last tick succeeded.
+    pub ok: bool,
+    /// running, paused, auto-paused, failing, not started.
+    pub live: String,
+    pub reason: Option<String>,
+    pub last_tick: Option<String>,
+    pub lag_seconds: Option<i64>,
+    pub dialogs: i64,
+    pub waiting: i64,
+    pub waiting_party_ids: Vec<String>,
+    pub dead_letters: BTreeMap<String, i64>,
+    pub missing: Vec<String>,
+    pub historic: Historic,
+    /// Which components made the dialogs: (transformer hash, projector hash) → dialogs.
+    pub made_by: Vec<MadeBy>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Historic {
+    /// The configured goal (`back_to`).
+    pub back_to: Option<NaiveDate>,
+    /// The watermark: every window from this day up to when live sync began is done.
+    pub migrated_back_to: Option<NaiveDate>,
+    pub windows_done: usize,
+    pub windows_total: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MadeBy {
+    pub transformer: String,
+    pub projector: String,
+    pub dialogs: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChangelogDay {
+    pub day: NaiveDate,
+    pub entries: Vec<String>,
+}
+
+/// `a2-archived-forms` → `A2 Archived forms`.
+pub fn title(source: &str) -> String {
+    let mut words = source.split('-');
+    let first = words.next().unwrap_or_default().to_uppercase();
+    let rest: Vec<&str> = words.collect();
+    let mut rest = rest.join(" ");
+    if let Some(c) = rest.get(..1) {
+        rest = format!("{}{}", c.to_uppercase(), &rest[1..]);
+    }
+    format!("{first} {rest}").trim().to_string()
+}
+
+fn date(d: NaiveDate) -> String {
+    d.format("%d.%m.%Y").to_string()
+}
+
+fn parse(stamp: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(stamp).ok().map(|t| t.with_timezone(&Utc))
+}
+
+fn when(stamp: &str) -> String {
+    parse(stamp).map(|t| t.format("%d.%m.%Y %H:%M UTC").to_string()).unwrap_or_else(|| stamp.into())
+}
+
+pub async fn report(config: &Config, store: &Store) -> Result<Report> {
+    let now = clock::now();
+    let states: BTreeMap<String, _> = store.source_states().await?.into_iter().map(|s| (s.source.clone(), s)).collect();
+    let totals = store.totals().await?;
+    let mut names: BTreeSet<String> = config.sources.keys().cloned().collect();
+    names.extend(states.keys().cloned());
+    names.extend(totals.keys().cloned());
+    let all_windows = store.windows(None).await?;
+    let dead = store.dead_letters(None, false).await?;
+    let missing = store.missing().await?;
+    let made_by = store.made_by().await?;
+    let short = |h: &str| h.get(..12).unwrap_or(h).to_string();
+
+    let mut sources = Vec::new();
+    let mut problems = Vec::new();
+    for name in &names {
+        let state = states.get(name);
+        let (dialogs, waiting, waiting_party_ids) = totals.get(name).cloned().unwrap_or_default();
+        let mut dead_letters: BTreeMap<String, i64> = BTreeMap::new();
+        for d in dead.iter().filter(|d| d.source == *name) {
+            *dead_letters.entry(d.phase.clone()).or_default() += 1;
+        }
+        let missing_ids: Vec<String> = missing.iter().filter(|m| m.source == *name).flat_map(|m| m.missing_ids.clone()).collect();
+        let sc = config.source(name).ok();
+        let back_to = sc.as_ref().and_then(|s| s.back_to);
+        let (migrated_back_to, windows_done, windows_total) = match (back_to, state.and_then(|s| s.live_since)) {
+            (Some(b), Some(live)) => {
+                let plan = windows(live, b, sc.as_ref().map_or(1, |s| s.window_days));
+                let done: BTreeSet<String> =
+                    all_windows.iter().filter(|w| w.source == *name && w.state == "done").map(|w| w.first_day.clone()).collect();
+                let n = plan.iter().filter(|(f, _)| done.contains(&f.to_string())).count();
+                (watermark(&plan, &done), n, plan.len())
+            }
+            _ => (None, 0, 0),
+        };
+        let (live, reason, ok) = match state {
+            None => ("not started".to_string(), None, false),
+            Some(s) if s.state != "running" => (s.state.clone(), s.reason.clone(), false),
+            Some(s) if s.failures > 0 => ("failing".into(), Some(format!("{} failed ticks in a row; last: {}", s.failures, s.last_error.clone().unwrap_or_default())), false),
+            Some(s) => ("running".into(), None, s.last_tick_ok_at.is_some()),
+        };
+        let last_tick = state.and_then(|s| s.last_tick_at.clone());
+        let lag_seconds = state.and_then(|s| s.last_tick_ok_at.as_deref()).and_then(parse).map(|t| (now - t).num_seconds().max(0));
+        let t = title(name);
+        if !missing_ids.is_empty() {
+            let days = missing.iter().filter(|m| m.source == *name).count();
+            problems.push(format!("{t}: {} records missing on {days} days (found by `dialogsync verify`; `--repair` fetches them).", missing_ids.len()));
+        }
+        if !dead_letters.is_empty() {
+            let n: i64 = dead_letters.values().sum();
+            let phases: Vec<String> = dead_letters.iter().map(|(p, n)| format!("{p} {n}")).collect();
+            problems.push(format!("{t}: {n} dead letters ({}); see `dialogsync dead-letters list --source {name}`.", phases.join(", ")));
+        }
+        if waiting > 0 {
+            problems.push(format!("{t}: {waiting} records wait for party ids not in the register ({}).", waiting_party_ids.join(", ")));
+        }
+        if let (Some(r), false) = (&reason, ok) {
+            problems.push(format!("{t}: live sync {live}: {r}"));
+        }
+        sources.push(SourceReport {
+            source: name.clone(),
+            title: t,
+            ok,
+            live,
+            reason,
+            last_tick,
+            lag_seconds,
+            dialogs,
+            waiting,
+            waiting_party_ids,
+            dead_letters,
+            missing: missing_ids,
+            historic: Historic { back_to, migrated_back_to, windows_done, windows_total },
+            made_by: made_by
+                .iter()
+                .filter(|m| m.0 == *name)
+                .map(|m| MadeBy { transformer: short(&m.1), projector: short(&m.2), dialogs: m.3 })
+                .collect(),
+        });
+    }
+    Ok(Report { generated_at: clock::stamp(), sources, problems, changelog: changelog(&store.changelog().await?) })
+}
+
+/// Groups the changelog by day, newest first; a source's watermark moves of one day become one
+/// line, "migrated back to X (was Y)", as the status page words them.
+fn changelog(entries: &[LogEntry]) -> Vec<ChangelogDay> {
+    // In time order; sources that logged in the same millisecond, by name.
+    let mut entries: Vec<&LogEntry> = entries.iter().collect();
+    entries.sort_by(|a, b| (&a.at, &a.source).cmp(&(&b.at, &b.source)));
+    let mut days: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
+    let mut moves: BTreeMap<(NaiveDate, String), (Option<String>, String, usize)> = BTreeMap::new();
+    for e in entries {
+        let Some(day) = parse(&e.at).map(|t| t.date_naive()) else { continue };
+        let who = e.source.as_deref().map(title).map(|t| format!("{t}: ")).unwrap_or_default();
+        let lines = days.entry(day).or_default();
+        if e.kind == "watermark" {
+            let data = e.data.clone().unwrap_or_default();
+            let to = data["to"].as_str().unwrap_or_default().to_string();
+            let key = (day, e.source.clone().unwrap_or_default());
+            match moves.get_mut(&key) {
+                Some(m) => m.1 = to,
+                None => {
+                    lines.push(String::new());
+                    moves.insert(key, (data["from"].as_str().map(str::to_string), to, lines.len() - 1));
+                }
+            }
+            continue;
+        }
+        lines.push(format!("{who}{}", e.message));
+    }
+    for ((day, source), (from, to, at)) in moves {
+        let d = |s: &str| s.parse().map(date).unwrap_or_else(|_| s.to_string());
+        let was = from.map(|f| format!(" (was {})", d(&f))).unwrap_or_default();
+        days.get_mut(&day).expect("day")[at] = format!("{}: historic data migrated back to {}{was}", title(&source), d(&to));
+    }
+    days.into_iter().rev().map(|(day, entries)| ChangelogDay { day, entries }).collect()
+}
+
+/// The report as markdown, in the seed page's form.
+pub fn markdown(r: &Report) -> String {
+    let mut m = String::new();
+    let _ = writeln!(m, "## Status\n");
+    let generated = r.generated_at.parse::<DateTime<Utc>>().map(|t| t.format("%d.%m.%Y %H:%M UTC").to_string()).unwrap_or_default();
+    let _ = writeln!(m, "Written from the store at {generated}.\n");
+    for s in &r.sources {
+        let mark = if s.ok { "✔" } else { "⚠" };
+        let mut line = format!("{mark} {} — live sync {}", s.title, s.live);
+        if let Some(reason) = &s.reason {
+            let _ = write!(line, ": {reason}");
+        }
+        if let Some(t) = &s.last_tick {
+            let _ = write!(line, "; last tick {}", when(t));
+        }
+        if let Some(lag) = s.lag_seconds {
+            let _ = write!(line, ", lag {}", humantime::format_duration(std::time::Duration::from_secs(lag as u64)));
+        }
+        let _ = writeln!(m, "{line}. {} dialogs.\n", s.dialogs);
+    }
+    let _ = writeln!(m, "### Historic data\n");
+    let _ = writeln!(m, "| Source | Migrated back to | Goal |");
+    let _ = writeln!(m, "|----------|----------|----------|");
+    for s in &r.sources {
+        let h = &s.historic;
+        let back = match h.migrated_back_to {
+            Some(d) => date(d),
+            None if h.windows_total > 0 => "not yet".into(),
+            None => "—".into(),
+        };
+        let goal = match h.back_to {
+            Some(b) if h.migrated_back_to == Some(b) => format!("{} (reached)", date(b)),
+            Some(b) => format!("{} ({} of {} windows done)", date(b), h.windows_done, h.windows_total),
+            None => "none set".into(),
+        };
+        let _ = writeln!(m, "| {} | {back} | {goal} |", s.title);
+    }
+    let _ = writeln!(m, "\n### Open problems\n");
+    if r.problems.is_empty() {
+        let _ = writeln!(m, "None.");
+    }
+    for p in &r.problems {
+        let _ = writeln!(m, "- {p}");
+    }
+    let _ = writeln!(m, "\n## Changelog");
+    for d in &r.changelog {
+        let _ = writeln!(m, "\n{}:", date(d.day));
+        for e in &d.entries {
+            let _ = writeln!(m, "- {e}");
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_read_like_the_status_page() {
+        assert_eq!(title("a2-archived-forms"), "A2 Archived forms");
+        assert_eq!(title("a3-app-instances"), "A3 App instances");
+        assert_eq!(title("a2-correspondence"), "A2 Correspondence");
+    }
+}

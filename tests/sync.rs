@@ -1,0 +1,322 @@
+//! The sync engine against the source simulator, through the built binary: live ticks,
+//! newest-first historic windows, pause and resume, a SIGKILL mid-run, reconciliation,
+//! pushed events, auto-pause, component swap and replay, and the status page.
+
+#[path = "common.rs"]
+mod common;
+
+use common::{Env, Host, Sim, component, history_complete, run_env};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+const SOURCES: [&str; 4] = ["a2-archived-forms", "a2-correspondence", "a3-app-instances", "a3-correspondence"];
+
+fn all_sources() -> Vec<(&'static str, PathBuf)> {
+    SOURCES.iter().map(|s| (*s, component(s))).collect()
+}
+
+fn days_ago(n: i64) -> String {
+    (chrono::Utc::now().date_naive() - chrono::Duration::days(n)).to_string()
+}
+
+/// Every dialog document, by id; fails on a duplicated id.
+fn dialogs_by_id(env: &Env) -> BTreeMap<String, Value> {
+    let docs = env.dialogs();
+    let n = docs.len();
+    let by_id: BTreeMap<String, Value> = docs.into_iter().map(|d| (d["id"].as_str().unwrap().to_string(), d)).collect();
+    assert_eq!(by_id.len(), n, "no dialog id appears twice");
+    by_id
+}
+
+fn verify(env: &Env, source: &str, from: &str) -> Value {
+    serde_json::from_str(&env.ok(&["verify", "--source", source, "--from", from, "--json"])).unwrap()
+}
+
+#[test]
+fn run_survives_pause_kill_and_restart_and_equals_one_uninterrupted_run() {
+    let sim = Sim::start(5, &["--days", "30", "--per-day", "6"], &[]);
+    let back_to = days_ago(30);
+    // Small pages and a rate limit make the history take a while, so the kill lands mid-way.
+    let extra = "page_size = 3\nrate_limit = 25";
+    let env = run_env(&sim, &all_sources(), &back_to, "interval = \"1s\"\nlive_overlap = \"2s\"", extra);
+    env.ok(&["parties", "import", sim.parties(env.dir.path()).to_str().unwrap()]);
+
+    let host = Host::start(&env, &[]);
+    env.wait_for("a few historic windows", 120, |s| s["sources"].as_array().unwrap().iter().any(|s| s["historic"]["windows_done"].as_u64().unwrap() >= 4));
+    // Live changes while the history is being migrated.
+    sim.post("/_sim/advance?steps=25");
+    env.ok(&["pause", "a2-correspondence", "--reason", "wrong dates in summer time"]);
+    let s = env.source_status("a2-correspondence");
+    assert_eq!((s["live"].as_str(), s["reason"].as_str()), (Some("paused"), Some("wrong dates in summer time")), "{s}");
+    env.wait_for("more windows", 120, |s| s["sources"].as_array().unwrap().iter().any(|s| s["historic"]["windows_done"].as_u64().unwrap() >= 10));
+    host.kill();
+    let at_kill = env.status();
+    assert!(!history_complete(&at_kill), "the kill interrupted the history: {at_kill:#}");
+
+    // Changes while the host is down; then it starts again from its checkpoints.
+    sim.post("/_sim/advance?steps=25");
+    let host = Host::start(&env, &[]);
+    assert_eq!(env.source_status("a2-correspondence")["live"], "paused", "a pause outlives the process");
+    env.ok(&["resume", "a2-correspondence"]);
+    sim.post("/_sim/advance?steps=25");
+    // New records may name parties the register learns only now: they wait, then migrate.
+    env.ok(&["parties", "import", sim.parties(env.dir.path()).to_str().unwrap()]);
+    let last_change = chrono::Utc::now();
+    env.wait_for("the whole history and a tick after the last change", 300, |s| {
+        history_complete(s)
+            && s["sources"].as_array().unwrap().iter().all(|s| {
+                s["live"] == "running"
+                    && s["last_tick"].as_str().and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok()).is_some_and(|t| t > last_change + chrono::Duration::seconds(4))
+            })
+    });
+    assert!(host.terminate().success(), "SIGTERM stops the host cleanly");
+
+    for source in SOURCES {
+        let v = verify(&env, source, &back_to);
+        assert_eq!(v["missing"], 0, "{source}: {v:#}");
+        let at_source: i64 = v["days"].as_array().unwrap().iter().map(|d| d["at_source"].as_i64().unwrap()).sum();
+        let staged: i64 = v["days"].as_array().unwrap().iter().map(|d| d["staged"].as_i64().unwrap()).sum();
+        assert_eq!(at_source, staged, "{source}: every record the source counts is staged");
+        assert!(at_source >= 150, "{source}: {at_source}");
+    }
+    let interrupted = dialogs_by_id(&env);
+    assert!(interrupted.len() > 400, "{}", interrupted.len());
+
+    // The same data, one uninterrupted run into a fresh store.
+    let fresh = run_env(&sim, &all_sources(), &back_to, "interval = \"1s\"", "page_size = 50\nrate_limit = 1000");
+    fresh.ok(&["parties", "import", sim.parties(fresh.dir.path()).to_str().unwrap()]);
+    fresh.ok(&["run", "--once"]);
+    let uninterrupted = dialogs_by_id(&fresh);
+    let only = |a: &BTreeMap<String, Value>, b: &BTreeMap<String, Value>| a.keys().filter(|k| !b.contains_key(*k)).cloned().collect::<Vec<_>>();
+    assert_eq!(only(&interrupted, &uninterrupted), Vec::<String>::new(), "dialogs only the interrupted run has");
+    assert_eq!(only(&uninterrupted, &interrupted), Vec::<String>::new(), "dialogs only the uninterrupted run has");
+    let differ: Vec<&String> = interrupted.keys().filter(|k| interrupted[*k] != uninterrupted[*k]).collect();
+    assert!(differ.is_empty(), "{} dialogs differ, e.g. {:#}\nvs {:#}", differ.len(), interrupted[differ[0]], uninterrupted[differ[0]]);
+
+    // The changelog tells the story.
+    let log: Vec<String> = env.status()["changelog"].as_array().unwrap().iter().flat_map(|d| d["entries"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_string())).collect();
+    assert!(log.iter().any(|e| e == "A2 Correspondence: paused: wrong dates in summer time"), "{log:?}");
+    assert!(log.iter().any(|e| e == "A2 Correspondence: live sync resumed"), "{log:?}");
+    let back = chrono::NaiveDate::parse_from_str(&back_to, "%Y-%m-%d").unwrap().format("%d.%m.%Y").to_string();
+    assert!(log.iter().any(|e| e.starts_with("A3 App instances: historic data migrated back to ") && e.contains(&back)), "{log:?}");
+}
+
+#[test]
+fn pushed_events_apply_at_once_and_repeated_notifications_fetch_once() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let sim = Sim::start(8, &["--days", "2", "--per-day", "5", "--push", &format!("http://{listen}")], &[]);
+    // Ticks an hour apart: only the push can bring the change in time.
+    let sync = format!("interval = \"1h\"\nlisten = \"{listen}\"\npush_delay = \"2s\"");
+    let env = run_env(&sim, &[("a3-app-instances", component("a3-app-instances"))], &days_ago(2), &sync, "");
+    let _host = Host::start(&env, &[]);
+    env.wait_for("the first tick and the history", 60, |s| history_complete(s) && !s["sources"][0]["last_tick"].is_null());
+    let fetches_before = sim.get("/_sim/stats")["item_fetches"]["a3-app-instances"].as_u64().unwrap();
+
+    // Step the simulator until an app instance changes; it pushes one event for it, and we
+    // repeat the notification four times more within the coalescing delay.
+    let change = (0..200)
+        .find_map(|_| sim.post("/_sim/advance?steps=1")["changes"].as_array().unwrap().iter().find(|c| c["source"] == "a3-app-instances").cloned())
+        .expect("an app instance changes");
+    let id = change["id"].as_str().unwrap();
+    let event = serde_json::json!({ "specversion": "1.0", "id": "x", "source": "test", "type": "app.instance.changed", "resourceinstance": id });
+    for _ in 0..3 {
+        ureq::post(format!("http://{listen}/sources/a3-app-instances/events")).header("Content-Type", "application/cloudevents+json").send(event.to_string()).unwrap();
+    }
+    let batch = serde_json::json!([event, event]);
+    let mut r = ureq::post(format!("http://{listen}/sources/a3-app-instances/events")).header("Content-Type", "application/cloudevents-batch+json").send(batch.to_string()).unwrap();
+    let answer: Value = serde_json::from_slice(&r.body_mut().read_to_vec().unwrap()).unwrap();
+    assert_eq!(answer["accepted"], 2, "{answer}");
+
+    let label = format!("urn:altinn:integration:storage:{id}");
+    let item = sim.get(&format!("/a3-app-instances/item?id={}", id.replace('/', "%2F")));
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let fetches_for_test = 1; // the test's own GET above
+    loop {
+        let found: Vec<Value> = env.ok(&["dialogs", "search", "--label", &label]).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let current = found.first().is_some_and(|d| {
+            let updated = d["updatedAt"].as_str().unwrap_or_default();
+            let changed = item["lastChanged"].as_str().unwrap_or_default();
+            updated.get(..19) == changed.get(..19)
+        });
+        if current {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "the pushed change never arrived: {found:?} vs {item}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let fetches = sim.get("/_sim/stats")["item_fetches"]["a3-app-instances"].as_u64().unwrap() - fetches_before - fetches_for_test;
+    assert_eq!(fetches, 1, "six notifications of one item fetch it once");
+
+    // A push to a source this host does not run is refused, by name.
+    let err = ureq::post(format!("http://{listen}/sources/nope/events")).header("Content-Type", "application/cloudevents+json").send(event.to_string()).unwrap_err().to_string();
+    assert!(err.contains("404"), "{err}");
+}
+
+#[test]
+fn a_failing_source_pauses_itself_and_resumes_on_request() {
+    let sim = Sim::start(4, &["--days", "2", "--per-day", "3"], &[]);
+    let env = run_env(&sim, &[("a2-archived-forms", component("a2-archived-forms"))], &days_ago(2), "interval = \"1s\"\nmax_failed_ticks = 3", "");
+    sim.post("/_sim/fail?source=a2-archived-forms&count=100000");
+    let host = Host::start(&env, &[]);
+    let s = env.wait_for("the circuit breaker", 60, |s| s["sources"][0]["live"] == "auto-paused");
+    let reason = s["sources"][0]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("3 failed ticks in a row; last: ") && reason.contains("HTTP 503"), "{reason}");
+    let md = env.ok(&["status"]);
+    assert!(md.contains("⚠ A2 Archived forms — live sync auto-paused: 3 failed ticks in a row"), "{md}");
+
+    sim.post("/_sim/fail?source=a2-archived-forms&count=0");
+    env.ok(&["resume", "a2-archived-forms"]);
+    let s = env.wait_for("a good tick and the history", 60, |s| s["sources"][0]["ok"] == true && history_complete(s));
+    assert_eq!(s["sources"][0]["live"], "running");
+    assert!(host.terminate().success());
+    let log = env.ok(&["status"]);
+    assert!(log.contains("A2 Archived forms: auto-paused: 3 failed ticks in a row"), "{log}");
+}
+
+#[test]
+fn a_component_swapped_in_while_running_and_a_replay_correct_exactly_the_wrong_dialogs() {
+    // History from mid October to early November 2026: summer time ends on 25 October, so the
+    // buggy transformer (tests/guests/a2-dst-bug) gets some dialogs wrong, not all.
+    let sim = Sim::start(12, &["--days", "30", "--per-day", "5", "--today", "2026-11-10"], &[]);
+    let work = tempfile::tempdir().unwrap();
+    let component_file = work.path().join("a2-correspondence.wasm");
+    std::fs::copy(component("a2-dst-bug"), &component_file).unwrap();
+    let env = run_env(&sim, &[("a2-correspondence", component_file.clone())], "2026-10-11", "interval = \"1s\"", "rate_limit = 1000");
+    let host = Host::start(&env, &[]);
+    env.wait_for("the history", 120, history_complete);
+    let buggy = dialogs_by_id(&env);
+
+    let reference = run_env(&sim, &[("a2-correspondence", component("a2-correspondence"))], "2026-10-11", "", "rate_limit = 1000");
+    reference.ok(&["run", "--once"]);
+    let right = dialogs_by_id(&reference);
+    assert_eq!(buggy.len(), right.len());
+    let wrong: BTreeSet<&String> = buggy.iter().filter(|(id, d)| right.get(*id) != Some(d)).map(|(id, _)| id).collect();
+    assert!(!wrong.is_empty() && wrong.len() < buggy.len(), "some, not all, are wrong: {} of {}", wrong.len(), buggy.len());
+    eprintln!("the buggy transformer got {} of {} dialogs wrong", wrong.len(), buggy.len());
+
+    // Swap the fixed component in (atomically, as a deploy would) while the host runs.
+    let tmp = env.dir.path().join("incoming.wasm");
+    std::fs::copy(component("a2-correspondence"), &tmp).unwrap();
+    std::fs::rename(&tmp, &component_file).unwrap();
+    env.wait_for("the swap", 60, |s| {
+        s["changelog"].as_array().unwrap().iter().any(|d| d["entries"].as_array().unwrap().iter().any(|e| e.as_str().unwrap().contains("transformer swapped: a2-correspondence.wasm@")))
+    });
+    let seq_before = env.ok(&["events", "--limit", "1000000"]).lines().count();
+    let replay: Value = serde_json::from_str(&env.ok(&["replay", "--source", "a2-correspondence", "--from", "2026-10-01", "--to", "2026-11-30", "--json"])).unwrap();
+    assert_eq!(replay["changed"].as_u64().unwrap() as usize, wrong.len(), "{replay}");
+    assert!(host.terminate().success());
+
+    let replayed = dialogs_by_id(&env);
+    assert_eq!(replayed, right, "after the replay the store holds exactly what the fixed component makes");
+    // Change events name only the corrected dialogs (a new creation time is a new id: the old
+    // one is deleted, the new one created).
+    let events: Vec<Value> = env.ok(&["events", "--limit", "1000000"]).lines().skip(seq_before).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let touched: BTreeSet<String> = events.iter().map(|e| e["dialog_id"].as_str().unwrap().to_string()).collect();
+    let expected: BTreeSet<String> = wrong.iter().map(|id| id.to_string()).chain(right.keys().filter(|id| !buggy.contains_key(*id)).cloned()).collect();
+    assert_eq!(touched, expected);
+    // Every dialog now records the fixed component.
+    let hash = dialogsync::runtime::sha256_hex(&std::fs::read(component("a2-correspondence")).unwrap());
+    let made_by = &env.status()["sources"][0]["made_by"];
+    assert_eq!(made_by.as_array().unwrap().len(), 1, "{made_by}");
+    assert_eq!(made_by[0]["transformer"].as_str().unwrap(), &hash[..12]);
+    assert_eq!(made_by[0]["dialogs"].as_u64().unwrap() as usize, right.len());
+}
+
+#[test]
+fn status_page_of_a_known_scenario_matches_its_golden_file() {
+    // Everything pinned: the simulator's data (seed), and "now" for every stamp.
+    let at = |t: &str| vec![("DIALOGSYNC_NOW", t.to_string())];
+    let sim = Sim::start(21, &["--days", "4", "--per-day", "5", "--today", "2026-03-02", "--bad-ratio", "0.1"], &[("DIALOGSYNC_NOW", "2026-03-02T12:00:00Z")]);
+    let mut sources = all_sources();
+    sources.retain(|(s, _)| *s != "a2-archived-forms");
+    let env = run_env(&sim, &sources, "2026-02-26", "interval = \"1s\"", "rate_limit = 1000");
+    // One source without a historic goal.
+    let text = std::fs::read_to_string(&env.config).unwrap()
+        + &format!("[sources.a2-archived-forms]\ncomponent = \"{}\"\nconnector = \"http\"\nurl = \"{}/a2-archived-forms\"\n", component("a2-archived-forms").display(), sim.url);
+    std::fs::write(&env.config, text).unwrap();
+    let run = |t: &str, args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_dialogsync")).arg("--config").arg(&env.config).args(args).envs(at(t)).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run("2026-03-02T12:00:00Z", &["run", "--once"]);
+    run("2026-03-02T13:30:00Z", &["pause", "a2-correspondence", "--reason", "wrong dates in summer time"]);
+    run("2026-03-03T08:00:00Z", &["verify", "--source", "a3-app-instances", "--from", "2026-02-26", "--to", "2026-03-02"]);
+    let md = run("2026-03-03T09:00:00Z", &["status"]);
+    let golden = common::root().join("tests/golden/status.md");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &md).unwrap();
+    }
+    let expected = std::fs::read_to_string(&golden).unwrap_or_default();
+    if md != expected {
+        let diff = similar::TextDiff::from_lines(&expected, &md).unified_diff().header("expected", "actual").to_string();
+        panic!("status page differs from tests/golden/status.md (UPDATE_GOLDEN=1 rewrites it):\n{diff}");
+    }
+}
+
+/// A historic window and a live tick touching the same record, in either order — and in the
+/// race where the window fetched the old version before the tick committed the new one and
+/// commits after it — leave the newest version.
+#[tokio::test]
+async fn a_window_and_a_tick_in_either_order_leave_the_newest_version() {
+    use dialogsync::runtime::bindings::types::SyncMode::{Historic, Live};
+    use dialogsync::sources::RawRecord;
+    let old = common::instance(1, "first version");
+    let mut new = old.clone();
+    new["status"]["isArchived"] = true.into();
+    new["status"]["archived"] = "2024-06-20T10:00:00Z".into();
+    new["lastChanged"] = "2024-06-20T10:00:00Z".into();
+    let keys = dialogsync::config::Config::default().source("a3-app-instances").unwrap().keys;
+    let record = |v: &Value| -> RawRecord { keys.record(v.to_string().into_bytes(), "test".into()).unwrap() };
+    let (v_old, v_new) = (record(&old), record(&new));
+    assert!(v_new.version > v_old.version);
+
+    for order in ["window first", "tick first", "window commits last"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = dialogsync::config::Config::default();
+        config.projector = component("dialog-projector");
+        config.cache_dir = common::root().join("target/test-component-cache");
+        config.sources.insert("a3-app-instances".into(), {
+            let mut sc = config.source("a3-app-instances").unwrap();
+            sc.component = component("a3-app-instances");
+            sc
+        });
+        let store = dialogsync::store::Store::open(&format!("sqlite://{}", dir.path().join("s.db").display())).await.unwrap();
+        let runtime = dialogsync::runtime::Runtime::new(config.limits.clone(), &config.cache_dir).unwrap();
+        let window = dialogsync::sync::Pipeline::load(&config, &runtime, &store, "a3-app-instances", Historic).unwrap();
+        let tick = window.with_mode(Live);
+        let run = |p: &dialogsync::sync::Pipeline, r: &RawRecord| {
+            let (p, r) = (p.with_mode(p.mode), r.clone());
+            async move {
+                let (commit, _) = p.prepare(vec![Ok(r)]).await.unwrap();
+                p.store.commit(&p.source, &commit).await.unwrap();
+            }
+        };
+        match order {
+            "window first" => {
+                run(&window, &v_old).await;
+                run(&tick, &v_new).await;
+            }
+            "tick first" => {
+                run(&tick, &v_new).await;
+                run(&window, &v_old).await;
+            }
+            _ => {
+                // Both decided against an empty store; the old one commits last.
+                let (late, _) = window.prepare(vec![Ok(v_old.clone())]).await.unwrap();
+                let (early, _) = tick.prepare(vec![Ok(v_new.clone())]).await.unwrap();
+                store.commit("a3-app-instances", &early).await.unwrap();
+                store.commit("a3-app-instances", &late).await.unwrap();
+            }
+        }
+        let docs = store.search(None, None, None, 10).await.unwrap();
+        assert_eq!(docs.len(), 1, "{order}: one dialog");
+        let doc: Value = serde_json::from_str(&docs[0]).unwrap();
+        assert_eq!(doc["status"], "Awaiting", "{order}: the newest version (archived, unconfirmed) stays");
+        assert!(doc["updatedAt"].as_str().unwrap().starts_with("2024-06-20T10:00:00"), "{order}: {doc}");
+        let events = store.events(0, 100).await.unwrap();
+        assert!(events.iter().all(|e| e.kind != "deleted"), "{order}: {events:?}");
+    }
+}
