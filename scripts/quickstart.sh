@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Quick start: builds the components and the host (installing the component toolchain if
-# needed), writes dialogsync.toml if there is none, then backfills the sample Altinn 3
-# instances in examples/ into the embedded SQLite store (dialogsync.db) and prints three dialogs.
+# needed), then, into the embedded SQLite store dialogsync.db:
+#   1. backfills the sample Altinn 3 instances in examples/ and prints one dialog;
+#   2. starts the source simulator (all four legacy sources, 30 days of history) and runs the
+#      sync engine over it until the history is migrated, then prints the status page.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,5 +15,14 @@ dialogsync() { target/debug/dialogsync "$@"; }
 # One of the samples names only a legacy party id: the register says who it is.
 dialogsync parties import examples/parties.csv
 dialogsync backfill --source a3-app-instances
-echo "--- three of the dialogs (Dialogporten's create shape):"
-dialogsync dialogs search --limit 3
+echo "--- one of the dialogs (Dialogporten's create shape):"
+dialogsync dialogs search --source a3-app-instances --limit 1
+
+echo "--- the sync engine against the source simulator (examples/simulator.toml):"
+dialogsync simulate --listen 127.0.0.1:8490 --seed 1 --days 30 --per-day 20 > .dialogsync-simulator.log 2>&1 &
+sim=$!
+trap 'kill $sim 2>/dev/null || true' EXIT
+for _ in $(seq 50); do grep -q listening .dialogsync-simulator.log 2>/dev/null && break; sleep 0.2; done
+dialogsync parties import http://127.0.0.1:8490/parties.csv
+dialogsync --config examples/simulator.toml run --once
+dialogsync --config examples/simulator.toml status

@@ -37,22 +37,34 @@ fn verify(env: &Env, source: &str, from: &str) -> Value {
 fn run_survives_pause_kill_and_restart_and_equals_one_uninterrupted_run() {
     let sim = Sim::start(5, &["--days", "30", "--per-day", "6"], &[]);
     let back_to = days_ago(30);
-    // Small pages and a rate limit make the history take a while, so the kill lands mid-way.
-    let extra = "page_size = 3\nrate_limit = 25";
-    let env = run_env(&sim, &all_sources(), &back_to, "interval = \"1s\"\nlive_overlap = \"2s\"", extra);
+    // One record a page, four pages a second: a window takes over a second, so the kill
+    // lands inside windows.
+    let slow = "page_size = 1\nrate_limit = 4";
+    let env = run_env(&sim, &all_sources(), &back_to, "interval = \"1s\"\nlive_overlap = \"2s\"", slow);
     env.ok(&["parties", "import", sim.parties(env.dir.path()).to_str().unwrap()]);
 
     let host = Host::start(&env, &[]);
-    env.wait_for("a few historic windows", 120, |s| s["sources"].as_array().unwrap().iter().any(|s| s["historic"]["windows_done"].as_u64().unwrap() >= 4));
+    env.wait_for("a few historic windows", 120, |s| s["sources"].as_array().unwrap().iter().all(|s| s["historic"]["windows_done"].as_u64().unwrap() >= 2));
     // Live changes while the history is being migrated.
     sim.post("/_sim/advance?steps=25");
     env.ok(&["pause", "a2-correspondence", "--reason", "wrong dates in summer time"]);
     let s = env.source_status("a2-correspondence");
     assert_eq!((s["live"].as_str(), s["reason"].as_str()), (Some("paused"), Some("wrong dates in summer time")), "{s}");
-    env.wait_for("more windows", 120, |s| s["sources"].as_array().unwrap().iter().any(|s| s["historic"]["windows_done"].as_u64().unwrap() >= 10));
+    env.wait_for("more windows", 120, |s| s["sources"].as_array().unwrap().iter().filter(|s| s["historic"]["windows_done"].as_u64().unwrap() >= 4).count() >= 3);
     host.kill();
     let at_kill = env.status();
     assert!(!history_complete(&at_kill), "the kill interrupted the history: {at_kill:#}");
+    let cut: Vec<Value> = at_kill["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["historic"]["windows"].as_array().unwrap().clone())
+        .filter(|w| w["state"] == "running" && w["pages"].as_u64().unwrap() > 0)
+        .collect();
+    assert!(!cut.is_empty(), "killed inside a window: some window has pages committed and pages left: {at_kill:#}");
+    // Faster from here on; a window cut short continues from its stored next page.
+    let config = std::fs::read_to_string(&env.config).unwrap().replace(slow, "page_size = 3\nrate_limit = 200");
+    std::fs::write(&env.config, config).unwrap();
 
     // Changes while the host is down; then it starts again from its checkpoints.
     sim.post("/_sim/advance?steps=25");
@@ -72,13 +84,34 @@ fn run_survives_pause_kill_and_restart_and_equals_one_uninterrupted_run() {
     });
     assert!(host.terminate().success(), "SIGTERM stops the host cleanly");
 
+    let mut at_source_per_day: BTreeMap<(String, String), u64> = BTreeMap::new();
     for source in SOURCES {
         let v = verify(&env, source, &back_to);
+        for d in v["days"].as_array().unwrap() {
+            at_source_per_day.insert((source.to_string(), d["day"].as_str().unwrap().to_string()), d["at_source"].as_u64().unwrap());
+        }
         assert_eq!(v["missing"], 0, "{source}: {v:#}");
         let at_source: i64 = v["days"].as_array().unwrap().iter().map(|d| d["at_source"].as_i64().unwrap()).sum();
         let staged: i64 = v["days"].as_array().unwrap().iter().map(|d| d["staged"].as_i64().unwrap()).sum();
         assert_eq!(at_source, staged, "{source}: every record the source counts is staged");
         assert!(at_source >= 150, "{source}: {at_source}");
+    }
+    // Per window, nothing lost: fetched = migrated + unchanged + skipped + waiting + dead.
+    for source in env.status()["sources"].as_array().unwrap() {
+        for w in source["historic"]["windows"].as_array().unwrap() {
+            let n = |k: &str| w[k].as_u64().unwrap();
+            assert_eq!(n("fetched"), n("migrated") + n("unchanged") + n("skipped") + n("waiting") + n("dead"), "{w}");
+            assert_eq!(w["state"], "done", "{w}");
+        }
+    }
+    // A window cut by the kill went on from its next page: had it started over, it would
+    // have fetched its first pages twice. (Days before today gain no records.)
+    let today = chrono::Utc::now().date_naive().to_string();
+    for w in cut.iter().filter(|w| w["first_day"].as_str().unwrap() < today.as_str()) {
+        let (source, day) = (w["source"].as_str().unwrap().to_string(), w["first_day"].as_str().unwrap().to_string());
+        let now = env.status()["sources"].as_array().unwrap().iter().find(|s| s["source"] == source.as_str()).unwrap()["historic"]["windows"]
+            .as_array().unwrap().iter().find(|x| x["first_day"] == day.as_str()).unwrap().clone();
+        assert_eq!(now["fetched"].as_u64(), at_source_per_day.get(&(source, day)).copied(), "each record of the cut window fetched once: {w} → {now}");
     }
     let interrupted = dialogs_by_id(&env);
     assert!(interrupted.len() > 400, "{}", interrupted.len());
@@ -319,4 +352,27 @@ async fn a_window_and_a_tick_in_either_order_leave_the_newest_version() {
         let events = store.events(0, 100).await.unwrap();
         assert!(events.iter().all(|e| e.kind != "deleted"), "{order}: {events:?}");
     }
+}
+
+#[test]
+fn verify_lists_what_the_store_lacks_and_repair_fetches_it() {
+    let sim = Sim::start(6, &["--days", "8", "--per-day", "4"], &[]);
+    // History only back to 3 days before live sync began; the source has 8 days.
+    let env = run_env(&sim, &[("a3-correspondence", component("a3-correspondence"))], "3d", "interval = \"1s\"", "rate_limit = 1000");
+    env.ok(&["run", "--once"]);
+    let before = env.dialogs().len();
+    let v = verify(&env, "a3-correspondence", &days_ago(8));
+    let missing = v["missing"].as_u64().unwrap();
+    let short: Vec<&Value> = v["days"].as_array().unwrap().iter().filter(|d| !d["missing_ids"].as_array().unwrap().is_empty()).collect();
+    assert!(missing >= 16, "the five days before the goal are missing: {v:#}");
+    assert!(short.iter().all(|d| d["day"].as_str().unwrap() < days_ago(3).as_str() && d["staged"] == 0), "{short:#?}");
+    let md = env.ok(&["status"]);
+    assert!(md.contains(&format!("A3 Correspondence: {missing} records missing on {} days", short.len())), "{md}");
+
+    let repaired: Value = serde_json::from_str(&env.ok(&["verify", "--source", "a3-correspondence", "--from", &days_ago(8), "--repair", "--json"])).unwrap();
+    assert_eq!(repaired["missing"], 0, "{repaired:#}");
+    assert_eq!(repaired["repaired"]["fetched"].as_u64(), Some(missing));
+    assert!(env.dialogs().len() > before);
+    assert_eq!(verify(&env, "a3-correspondence", &days_ago(8))["missing"], 0);
+    assert!(!env.ok(&["status"]).contains("records missing"), "the problem is gone from the status page");
 }

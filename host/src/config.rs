@@ -109,8 +109,9 @@ pub struct SourceConfig {
     /// Most requests per second to the source.
     #[serde(default = "default_rate_limit")]
     pub rate_limit: f64,
-    /// Historic windows go back to this day (none: no historic backfill).
-    pub back_to: Option<NaiveDate>,
+    /// Historic windows go back to this day ("2024-12-01"), or this long before the day live
+    /// sync began ("30d"); none: no historic backfill.
+    pub back_to: Option<BackTo>,
     /// Days per historic window.
     #[serde(default = "default_window_days")]
     pub window_days: u32,
@@ -118,6 +119,38 @@ pub struct SourceConfig {
     /// its version (a time or a number), the first present winning.
     #[serde(flatten)]
     pub keys: RecordKeys,
+}
+
+/// How far back a source's history goes: a day, or a span before live sync began.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BackTo {
+    Day(NaiveDate),
+    Before(Duration),
+}
+
+impl<'de> Deserialize<'de> for BackTo {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if let Ok(day) = s.parse::<NaiveDate>() {
+            return Ok(BackTo::Day(day));
+        }
+        humantime::parse_duration(&s)
+            .map(BackTo::Before)
+            .map_err(|e| serde::de::Error::custom(format!("back_to `{s}` is neither a day (2024-12-01) nor a span (30d): {e}")))
+    }
+}
+
+impl SourceConfig {
+    /// The first day of history, for live sync that began at `live_since` (microseconds).
+    pub fn back_to_day(&self, live_since: i64) -> Option<NaiveDate> {
+        match self.back_to? {
+            BackTo::Day(d) => Some(d),
+            BackTo::Before(span) => {
+                let start = crate::clock::day_of(live_since)?;
+                Some(start - chrono::Duration::days((span.as_secs() / 86_400) as i64))
+            }
+        }
+    }
 }
 
 fn default_store() -> String {
@@ -270,7 +303,7 @@ version_fields = ["lastChanged", "created"]
 # `http` instead: a paged JSON API (see docs/operations.md), e.g. `dialogsync simulate`:
 # connector = "http"
 # url = "http://127.0.0.1:8490/a3-app-instances"
-# back_to = "2025-01-01"     # historic windows, newest first, back to this day
+# back_to = "2025-01-01"     # historic windows, newest first, back to this day (or "90d")
 # rate_limit = 10            # requests per second
 
 # The other sources, with their defaults; uncomment and set `input` to use one.

@@ -244,7 +244,8 @@ enum DeadLettersCommand {
 
 #[derive(Subcommand)]
 enum PartiesCommand {
-    /// Import a register file (CSV `partyId,identifier`, JSON or NDJSON).
+    /// Import a register file (CSV `partyId,identifier`, JSON or NDJSON), or fetch it from
+    /// an http(s) URL.
     Import { file: PathBuf },
 }
 
@@ -330,7 +331,8 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Verify { source, from, to, repair, json } => {
             let today = dialogsync::clock::today();
-            let from = from.or(config.source(&source)?.back_to).unwrap_or(today - chrono::Duration::days(30));
+            let live_since = store.source_state(&source).await?.and_then(|s| s.live_since).unwrap_or_else(dialogsync::clock::micros);
+            let from = from.or(config.source(&source)?.back_to_day(live_since)).unwrap_or(today - chrono::Duration::days(30));
             let v = dialogsync::reconcile::verify(&config, &store, &source, from, to.unwrap_or(today), repair).await?;
             if json {
                 println!("{}", serde_json::to_string(&v)?);
@@ -408,7 +410,13 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Parties { command: PartiesCommand::Import { file } } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let name = file.display().to_string();
+            let text = if name.starts_with("http://") || name.starts_with("https://") {
+                let get = || -> Result<String> { Ok(ureq::get(&name).call()?.body_mut().read_to_string()?) };
+                get().with_context(|| format!("fetching {name}"))?
+            } else {
+                std::fs::read_to_string(&file).with_context(|| format!("reading {name}"))?
+            };
             let entries = dialogsync::parties::parse(&file.display().to_string(), &text)?;
             let unblocked = store.import_parties(&entries).await?;
             store.log(None, "parties", &format!("imported {} parties from {}", entries.len(), file.display())).await?;

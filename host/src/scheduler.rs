@@ -246,7 +246,7 @@ impl Worker {
 
     /// One page of the newest unfinished historic window; false when every window is done.
     async fn historic_page(&mut self, live_since: i64) -> Result<bool> {
-        let Some(back_to) = self.sc.back_to else { return Ok(false) };
+        let Some(back_to) = self.sc.back_to_day(live_since) else { return Ok(false) };
         let plan = windows(live_since, back_to, self.sc.window_days);
         let stored: BTreeMap<String, crate::store::Window> =
             self.store.windows(Some(&self.name)).await?.into_iter().map(|w| (w.first_day.clone(), w)).collect();

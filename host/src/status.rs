@@ -50,6 +50,8 @@ pub struct Historic {
     pub migrated_back_to: Option<NaiveDate>,
     pub windows_done: usize,
     pub windows_total: usize,
+    /// Every window begun, newest first, with its counts.
+    pub windows: Vec<crate::store::Window>,
 }
 
 #[derive(Debug, Serialize)]
@@ -113,7 +115,8 @@ pub async fn report(config: &Config, store: &Store) -> Result<Report> {
         }
         let missing_ids: Vec<String> = missing.iter().filter(|m| m.source == *name).flat_map(|m| m.missing_ids.clone()).collect();
         let sc = config.source(name).ok();
-        let back_to = sc.as_ref().and_then(|s| s.back_to);
+        let live_since = state.and_then(|s| s.live_since).unwrap_or_else(clock::micros);
+        let back_to = sc.as_ref().and_then(|s| s.back_to_day(live_since));
         let (migrated_back_to, windows_done, windows_total) = match (back_to, state.and_then(|s| s.live_since)) {
             (Some(b), Some(live)) => {
                 let plan = windows(live, b, sc.as_ref().map_or(1, |s| s.window_days));
@@ -161,7 +164,13 @@ pub async fn report(config: &Config, store: &Store) -> Result<Report> {
             waiting_party_ids,
             dead_letters,
             missing: missing_ids,
-            historic: Historic { back_to, migrated_back_to, windows_done, windows_total },
+            historic: Historic {
+                back_to,
+                migrated_back_to,
+                windows_done,
+                windows_total,
+                windows: all_windows.iter().filter(|w| w.source == *name).cloned().collect(),
+            },
             made_by: made_by
                 .iter()
                 .filter(|m| m.0 == *name)
