@@ -279,3 +279,48 @@ pub fn history_complete(status: &Value) -> bool {
         h["windows_total"].as_u64().unwrap() > 0 && h["migrated_back_to"] == h["back_to"]
     })
 }
+
+/// `dialogsync serve` on a free port; killed when dropped.
+pub struct Server {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Server {
+    pub fn start(env: &Env) -> Server {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dialogsync"))
+            .arg("--config")
+            .arg(&env.config)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("server said {line:?}")).to_string();
+        Server { child, url }
+    }
+
+    /// GET with an optional bearer token: (status, JSON body or Null, content type).
+    pub fn get(&self, path: &str, token: Option<&str>) -> (u16, Value, String) {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut req = agent.get(format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        let mut r = req.call().unwrap();
+        let status = r.status().as_u16();
+        let kind = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let body = r.body_mut().read_to_vec().unwrap();
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null), kind)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

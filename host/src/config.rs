@@ -50,7 +50,25 @@ pub struct Config {
     #[serde(default)]
     pub sync: SyncConfig,
     #[serde(default)]
+    pub api: ApiConfig,
+    #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
+}
+
+/// `dialogsync serve`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    pub listen: String,
+    /// Public keys (a JWKS file) that bearer tokens must be signed by; none: the development
+    /// key `dialogsync token` mints with.
+    pub jwks: Option<PathBuf>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig { listen: "127.0.0.1:8080".into(), jwks: None }
+    }
 }
 
 /// How `dialogsync run` schedules the work.
@@ -203,6 +221,9 @@ impl Config {
         };
         rel(&mut c.cache_dir);
         rel(&mut c.projector);
+        if let Some(j) = c.api.jwks.as_mut() {
+            rel(j);
+        }
         for (name, s) in c.sources.iter_mut() {
             if let Some(k) = known(name) {
                 if s.keys.id_field.is_empty() {
@@ -230,6 +251,11 @@ impl Config {
             }
         }
         Ok(c)
+    }
+
+    /// Where the development token key lives: beside the compiled-component cache.
+    pub fn dev_key_dir(&self) -> PathBuf {
+        self.cache_dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf()
     }
 
     /// The named source's settings: from the file, else the built-in defaults for a known source.

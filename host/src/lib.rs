@@ -4,8 +4,10 @@
 //! validate, commit) using `runtime` (the sandboxed WASM components) and `store` (SQLite).
 //! `scheduler` runs `sync` per source on live ticks, historic windows and pushed events;
 //! `reconcile` and `replay` check and redo; `status` reports from the store. `config` says
-//! which component and connector each source uses; `simulate` stands in for the sources.
+//! which component and connector each source uses; `simulate` stands in for the sources;
+//! `api` serves the dialogs (Dialogporten's end-user API) and the status page.
 
+pub mod api;
 pub mod clock;
 pub mod config;
 pub mod fixtures;

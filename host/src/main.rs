@@ -88,6 +88,28 @@ enum Command {
         #[arg(long, default_value_t = 0.0)]
         bad_ratio: f64,
     },
+    /// Serve the Dialogporten-compatible API and the status page (/status).
+    Serve {
+        /// Address to listen on (overrides `api.listen`; port 0: any free port).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Mint a bearer token for development, signed by a locally generated key (accepted only
+    /// by a server with no `api.jwks`).
+    Token {
+        /// An end user: their national identity number (11 digits).
+        #[arg(long, conflicts_with = "org")]
+        person: Option<String>,
+        /// A service owner: its organisation number (9 digits).
+        #[arg(long)]
+        org: Option<String>,
+        /// The scope (default: digdir:dialogporten, or digdir:dialogporten.serviceprovider with --org).
+        #[arg(long)]
+        scope: Option<String>,
+        /// Lifetime, e.g. 1h (a negative lifetime, -1h, mints an expired token).
+        #[arg(long, default_value = "1h", allow_hyphen_values = true)]
+        ttl: String,
+    },
     /// Stop syncing a source (a running host stops at its next page boundary).
     Pause {
         source: String,
@@ -244,6 +266,13 @@ enum DeadLettersCommand {
 
 #[derive(Subcommand)]
 enum PartiesCommand {
+    /// Let a person represent a party (what the end-user API shows them).
+    Grant {
+        /// National identity number (11 digits).
+        person: String,
+        /// Party URN, e.g. urn:altinn:organization:identifier-no:912345678.
+        party: String,
+    },
     /// Import a register file (CSV `partyId,identifier`, JSON or NDJSON), or fetch it from
     /// an http(s) URL.
     Import { file: PathBuf },
@@ -283,6 +312,16 @@ async fn run(cli: Cli) -> Result<()> {
     if let Command::Component { command: ComponentCommand::Test { component, fixtures, source, update } } = cli.command {
         return component_test(&config, &component, &fixtures, source, update);
     }
+    if let Command::Token { person, org, scope, ttl } = &cli.command {
+        anyhow::ensure!(person.is_some() || org.is_some(), "say who the token is for: --person PID or --org ORGNR");
+        let (negative, span) = match ttl.strip_prefix('-') { Some(t) => (true, t), None => (false, ttl.as_str()) };
+        let secs = humantime::parse_duration(span).with_context(|| format!("--ttl {ttl}"))?.as_secs() as i64;
+        let claims = dialogsync::api::auth::claims(person.as_deref(), org.as_deref(), scope.as_deref(), if negative { -secs } else { secs });
+        let dev = dialogsync::api::auth::DevKey::at(&config.dev_key_dir());
+        println!("{}", dev.mint(&claims)?);
+        eprintln!("development token, signed by {} (trusted only by a server without api.jwks)", dev.pem.display());
+        return Ok(());
+    }
     if let Command::Simulate { listen, seed, days, per_day, today, change_every, push, bad_ratio } = cli.command {
         let today = today.unwrap_or_else(dialogsync::clock::today);
         let options = dialogsync::simulate::Options { seed, days, per_day, today, change_every, push, bad_ratio };
@@ -291,7 +330,17 @@ async fn run(cli: Cli) -> Result<()> {
     let store = Store::open(&config.store).await?;
 
     match cli.command {
-        Command::Init { .. } | Command::Component { .. } | Command::Generate { .. } | Command::Simulate { .. } => unreachable!(),
+        Command::Init { .. } | Command::Component { .. } | Command::Generate { .. } | Command::Simulate { .. } | Command::Token { .. } => unreachable!(),
+        Command::Serve { listen } => {
+            let listen = listen.unwrap_or_else(|| config.api.listen.clone());
+            dialogsync::api::serve(config, store, &listen).await?;
+        }
+        Command::Parties { command: PartiesCommand::Grant { person, party } } => {
+            anyhow::ensure!(person.len() == 11 && person.bytes().all(|b| b.is_ascii_digit()), "a person is 11 digits: `{person}`");
+            anyhow::ensure!(dialogsync_sdk::rules::valid_party(&party), "`{party}` is not a party URN Dialogporten accepts");
+            store.grant(&person, &party).await?;
+            println!("{person} may represent {party}");
+        }
         Command::Run { once, source, listen, interval } => {
             if listen.is_some() {
                 config.sync.listen = listen;

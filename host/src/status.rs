@@ -270,6 +270,21 @@ pub fn markdown(r: &Report) -> String {
     m
 }
 
+/// The report as a web page: the markdown, rendered.
+pub fn html(r: &Report) -> String {
+    let md = markdown(r);
+    let mut body = String::new();
+    pulldown_cmark::html::push_html(&mut body, pulldown_cmark::Parser::new_ext(&md, pulldown_cmark::Options::ENABLE_TABLES));
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Migration status</title>\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<style>\n\
+         body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #1a1a1a; line-height: 1.5; }}\n\
+         table {{ border-collapse: collapse; }} th, td {{ border: 1px solid #ccc; padding: .3rem .8rem; text-align: left; }}\n\
+         th {{ background: #f3f3f3; }} code {{ background: #f3f3f3; padding: 0 .2rem; }}\n\
+         </style></head>\n<body>\n<h1>Migration status</h1>\n{body}</body></html>\n"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -484,3 +484,6 @@ impl Store {
 
 mod state;
 pub use state::{LogEntry, Reconciled, SourceState, Window};
+
+mod api;
+pub use api::Search;

@@ -1,0 +1,78 @@
+//! `dialogsync serve`: a Dialogporten-compatible API over the store (DESIGN.md "API"), with the
+//! status page as HTML and a health check.
+//!
+//! - `GET /api/v1/enduser/dialogs`, `/dialogs/{id}`, `/parties` (enduser.rs), bearer tokens
+//!   (auth.rs), errors as problem+json (problem.rs);
+//! - `GET /status`: the status report as a web page; `GET /healthz`.
+
+pub mod auth;
+pub mod enduser;
+pub mod problem;
+
+use crate::config::Config;
+use crate::store::Store;
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::extract::State;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub struct ApiState {
+    pub store: Store,
+    pub keys: auth::Keys,
+    pub config: Config,
+}
+
+static IDS: AtomicU64 = AtomicU64::new(0);
+
+/// A number unique within this process.
+pub(crate) fn next_id() -> u64 {
+    IDS.fetch_add(1, Ordering::Relaxed)
+}
+
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/status", get(status_page))
+        .route("/api/v1/enduser/dialogs", get(enduser::search))
+        .route("/api/v1/enduser/dialogs/{id}", get(enduser::get))
+        .route("/api/v1/enduser/parties", get(enduser::parties))
+        .with_state(state)
+}
+
+/// The status report (`dialogsync status`) as a page of its own.
+async fn status_page(State(state): State<Arc<ApiState>>) -> axum::response::Response {
+    match crate::status::report(&state.config, &state.store).await {
+        Ok(r) => Html(crate::status::html(&r)).into_response(),
+        Err(e) => problem::Problem::internal(e).into_response(),
+    }
+}
+
+/// The keys tokens are checked against: `api.jwks`, else the development key (with a warning).
+pub fn keys(config: &Config) -> Result<auth::Keys> {
+    match &config.api.jwks {
+        Some(path) => auth::Keys::load(path),
+        None => {
+            let dev = auth::DevKey::at(&config.dev_key_dir());
+            dev.ensure()?;
+            eprintln!(
+                "warning: no api.jwks configured: accepting tokens of the DEVELOPMENT key {} (mint them with `dialogsync token`)",
+                dev.jwks.display()
+            );
+            auth::Keys::load(&dev.jwks)
+        }
+    }
+}
+
+/// Serves until the process ends; prints `listening on http://ADDR` first.
+pub async fn serve(config: Config, store: Store, listen: &str) -> Result<()> {
+    let state = Arc::new(ApiState { keys: keys(&config)?, store, config });
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    println!("listening on http://{}", listener.local_addr()?);
+    use std::io::Write;
+    std::io::stdout().flush()?;
+    axum::serve(listener, router(state)).await?;
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! The Dialogporten-compatible API over HTTP on 127.0.0.1: responses in the real end-user
+//! spec's shapes, party authorization under random grants, token checks, and paging while
+//! dialogs are written.
+
+#[path = "common.rs"]
+mod common;
+
+use common::{Env, Server, Sim, component, run_env};
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+const SOURCES: [&str; 4] = ["a2-archived-forms", "a2-correspondence", "a3-app-instances", "a3-correspondence"];
+
+/// A store with every source's dialogs, migrated from a simulator (kept running for writes).
+fn world(seed: u64) -> (Sim, Env) {
+    let sim = Sim::start(seed, &["--days", "6", "--per-day", "12"], &[]);
+    let back_to = (chrono::Utc::now().date_naive() - chrono::Duration::days(6)).to_string();
+    let sources: Vec<(&str, std::path::PathBuf)> = SOURCES.iter().map(|s| (*s, component(s))).collect();
+    let env = run_env(&sim, &sources, &back_to, "", "rate_limit = 1000");
+    env.ok(&["parties", "import", sim.parties(env.dir.path()).to_str().unwrap()]);
+    env.ok(&["run", "--once"]);
+    (sim, env)
+}
+
+fn token(env: &Env, args: &[&str]) -> String {
+    let mut a = vec!["token"];
+    a.extend_from_slice(args);
+    env.ok(&a).trim().to_string()
+}
+
+/// id → party of every stored dialog.
+fn parties_of(env: &Env) -> BTreeMap<String, String> {
+    env.dialogs().iter().map(|d| (d["id"].as_str().unwrap().to_string(), d["party"].as_str().unwrap().to_string())).collect()
+}
+
+/// Every page of a search: the ids in order.
+fn all_pages(server: &Server, token: &str, query: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut path = format!("/api/v1/enduser/dialogs?{query}");
+    loop {
+        let (status, body, _) = server.get(&path, Some(token));
+        assert_eq!(status, 200, "{path}: {body}");
+        ids.extend(body["items"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_string()));
+        match body["continuationToken"].as_str() {
+            Some(t) if body["hasNextPage"] == true => path = format!("/api/v1/enduser/dialogs?{query}&continuationToken={t}"),
+            _ => return ids,
+        }
+    }
+}
+
+#[test]
+fn search_and_details_validate_against_dialogportens_enduser_spec() {
+    let Some(altinn) = common::shared_altinn("search_and_details_validate_against_dialogportens_enduser_spec") else { return };
+    let spec = common::read_json(&altinn.join("dialogporten/openapi.v1.enduser.verified.json"));
+    let validator = |name: &str| jsonschema::options().build(&serde_json::json!({ "$ref": format!("#/components/schemas/{name}"), "components": spec["components"] })).unwrap();
+    let (page_schema, dialog_schema, parties_schema) = (validator("PaginatedListOfDialogListItem"), validator("Dialog"), validator("Parties"));
+
+    let (_sim, env) = world(31);
+    let dialogs = parties_of(&env);
+    let person = "01017012345";
+    for party in dialogs.values().collect::<BTreeSet<_>>() {
+        env.ok(&["parties", "grant", person, party]);
+    }
+    let server = Server::start(&env);
+    let t = token(&env, &["--person", person]);
+    let mut seen = 0;
+    let mut path = "/api/v1/enduser/dialogs?limit=37".to_string();
+    loop {
+        let (status, page, _) = server.get(&path, Some(&t));
+        assert_eq!(status, 200);
+        let errors: Vec<String> = page_schema.iter_errors(&page).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        assert!(errors.is_empty(), "search page breaks the spec: {errors:?}");
+        for item in page["items"].as_array().unwrap() {
+            let id = item["id"].as_str().unwrap();
+            let (status, d, _) = server.get(&format!("/api/v1/enduser/dialogs/{id}"), Some(&t));
+            assert_eq!(status, 200);
+            let errors: Vec<String> = dialog_schema.iter_errors(&d).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+            assert!(errors.is_empty(), "dialog {id} breaks the spec: {errors:?}\n{d:#}");
+            seen += 1;
+        }
+        match page["continuationToken"].as_str() {
+            Some(c) => path = format!("/api/v1/enduser/dialogs?limit=37&continuationToken={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, dialogs.len(), "every dialog, once");
+    let (status, parties, _) = server.get("/api/v1/enduser/parties", Some(&t));
+    assert_eq!(status, 200);
+    assert!(parties_schema.iter_errors(&parties).next().is_none(), "{parties}");
+    assert_eq!(parties["authorizedParties"].as_array().unwrap().len(), dialogs.values().collect::<BTreeSet<_>>().len() + 1);
+}
+
+#[test]
+fn no_caller_ever_sees_a_dialog_of_a_party_it_may_not_represent() {
+    let (_sim, env) = world(32);
+    let dialogs = parties_of(&env);
+    let all_parties: Vec<String> = dialogs.values().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    // Persons: some own dialogs themselves (their person URN is a party), some own none; each
+    // gets a random handful of grants.
+    let mut persons: Vec<String> = all_parties.iter().filter_map(|p| p.strip_prefix("urn:altinn:person:identifier-no:")).take(6).map(str::to_string).collect();
+    persons.extend((0..6).map(|i| format!("0{}", 1000000000 + i)));
+    let mut allowed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for p in &persons {
+        let mut set: BTreeSet<String> = BTreeSet::from([format!("urn:altinn:person:identifier-no:{p}")]);
+        for _ in 0..rng.random_range(0..6) {
+            let party = &all_parties[rng.random_range(0..all_parties.len())];
+            env.ok(&["parties", "grant", p, party]);
+            set.insert(party.clone());
+        }
+        allowed.insert(p.clone(), set);
+    }
+    let server = Server::start(&env);
+    let tokens: BTreeMap<String, String> = persons.iter().map(|p| (p.clone(), token(&env, &["--person", p]))).collect();
+    let statuses = ["InProgress", "Draft", "RequiresAttention", "Completed", "NotApplicable", "Awaiting"];
+    let docs: BTreeMap<String, Value> = env.dialogs().into_iter().map(|d| (d["id"].as_str().unwrap().to_string(), d)).collect();
+    for round in 0..60 {
+        let p = &persons[rng.random_range(0..persons.len())];
+        let mine = &allowed[p];
+        // Ask for random parties (often ones not granted), maybe a status, a random page size.
+        let asked: Vec<String> = (0..rng.random_range(0..3)).map(|_| all_parties[rng.random_range(0..all_parties.len())].clone()).collect();
+        let status = rng.random_bool(0.3).then(|| statuses[rng.random_range(0..statuses.len())]);
+        let limit = rng.random_range(1..40);
+        let mut q = format!("limit={limit}");
+        for a in &asked {
+            q += &format!("&party={}", a.replace(':', "%3A"));
+        }
+        if let Some(s) = status {
+            q += &format!("&status={s}");
+        }
+        let got = all_pages(&server, &tokens[p], &q);
+        let expected: BTreeSet<String> = docs
+            .iter()
+            .filter(|(_, d)| {
+                let party = d["party"].as_str().unwrap();
+                mine.contains(party) && (asked.is_empty() || asked.iter().any(|a| a == party)) && status.is_none_or(|s| d["status"] == s)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        let got_set: BTreeSet<String> = got.iter().cloned().collect();
+        assert_eq!(got.len(), got_set.len(), "round {round}: no dialog twice");
+        for id in &got {
+            assert!(mine.contains(&dialogs[id]), "round {round}: {p} saw {id} of {}", dialogs[id]);
+        }
+        assert_eq!(got_set, expected, "round {round}: {p} {q}");
+        // Details: 200 exactly for dialogs of parties the caller represents, 404 otherwise.
+        let id = dialogs.keys().nth(rng.random_range(0..dialogs.len())).unwrap();
+        let (code, body, _) = server.get(&format!("/api/v1/enduser/dialogs/{id}"), Some(&tokens[p]));
+        assert_eq!(code, if mine.contains(&dialogs[id]) { 200 } else { 404 }, "round {round}: {p} GET {id}: {body}");
+    }
+
+    // Tokens that must be refused, and how.
+    let person = &persons[0];
+    let other = Env::new("a3-app-instances", "");
+    let mut foreign = std::fs::read_to_string(&other.config).unwrap();
+    foreign = foreign.replace(&common::root().join("target/test-component-cache").display().to_string(), &other.dir.path().join("cache").display().to_string());
+    std::fs::write(&other.config, foreign).unwrap();
+    let cases: Vec<(&str, Option<String>, u16)> = vec![
+        ("missing", None, 401),
+        ("garbage", Some("not.a.token".into()), 401),
+        ("expired", Some(token(&env, &["--person", person, "--ttl", "-2h"])), 401),
+        ("signed by another key", Some(token(&other, &["--person", person])), 401),
+        ("wrong scope", Some(token(&env, &["--person", person, "--scope", "digdir:something-else"])), 403),
+        ("a service owner's", Some(token(&env, &["--org", "991825827"])), 403),
+        ("HS256 with a guessable secret", Some(hs256(person)), 401),
+    ];
+    for (what, t, code) in cases {
+        let (got, body, kind) = server.get("/api/v1/enduser/dialogs", t.as_deref());
+        assert_eq!(got, code, "{what} token: {body}");
+        assert_eq!(kind, "application/problem+json", "{what}");
+        assert_eq!(body["status"], code);
+        assert!(body["items"].is_null());
+    }
+    let (code, body, _) = server.get("/api/v1/enduser/dialogs?limit=5000", Some(&tokens[person]));
+    assert_eq!(code, 400);
+    assert!(body["errors"]["limit"].is_array(), "{body}");
+
+    // The status page needs no token and is HTML with the report's table.
+    let mut r = ureq::get(format!("{}/status", server.url)).call().unwrap();
+    assert!(r.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/html"));
+    let html = r.body_mut().read_to_string().unwrap();
+    assert!(html.contains("<h2>Historic data</h2>") || html.contains("<h3>Historic data</h3>"), "{html}");
+    assert!(html.contains("<td>A3 App instances</td>"), "{html}");
+}
+
+/// A token signed with HMAC: the server must not accept a symmetric algorithm at all.
+fn hs256(person: &str) -> String {
+    let claims = dialogsync::api::auth::claims(Some(person), None, None, 3600);
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some("dialogsync-dev".into());
+    jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(b"secret")).unwrap()
+}
+
+#[test]
+fn paging_while_dialogs_are_written_returns_each_earlier_dialog_exactly_once() {
+    let (sim, env) = world(33);
+    let person = "01017054321";
+    let before = parties_of(&env);
+    for party in before.values().collect::<BTreeSet<_>>() {
+        env.ok(&["parties", "grant", person, party]);
+    }
+    let server = Server::start(&env);
+    let t = token(&env, &["--person", person]);
+    let mut ids: Vec<String> = Vec::new();
+    let mut path = "/api/v1/enduser/dialogs?limit=25".to_string();
+    let mut page = 0;
+    loop {
+        let (status, body, _) = server.get(&path, Some(&t));
+        assert_eq!(status, 200, "{body}");
+        ids.extend(body["items"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_string()));
+        page += 1;
+        if page <= 3 {
+            // Between pages: the sources change (reads, archiving, new records…) and a sync
+            // writes those changes, moving updated dialogs to the top of "newest updated first".
+            sim.post("/_sim/advance?steps=60");
+            env.ok(&["run", "--once"]);
+        }
+        match body["continuationToken"].as_str() {
+            Some(c) => path = format!("/api/v1/enduser/dialogs?limit=25&continuationToken={c}"),
+            None => break,
+        }
+    }
+    let after = parties_of(&env);
+    let changed = env.ok(&["events", "--limit", "1000000"]).lines().count();
+    assert!(after.len() > before.len(), "new dialogs were written meanwhile");
+    let unique: BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "no dialog twice");
+    // Every dialog that existed when the search began (and still exists) exactly once;
+    // none created after it began.
+    let expected: BTreeSet<&String> = before.keys().filter(|id| after.contains_key(*id)).collect();
+    assert_eq!(unique, expected, "({changed} change events)");
+}
