@@ -231,3 +231,53 @@ fn paging_while_dialogs_are_written_returns_each_earlier_dialog_exactly_once() {
     let expected: BTreeSet<&String> = before.keys().filter(|id| after.contains_key(*id)).collect();
     assert_eq!(unique, expected, "({changed} change events)");
 }
+
+#[test]
+fn events_are_cloud_events_in_order_for_the_callers_parties_and_the_stream_resumes() {
+    let (_sim, env) = world(34);
+    let dialogs = parties_of(&env);
+    let person = "01017099999";
+    let party = dialogs.values().next().unwrap().clone();
+    env.ok(&["parties", "grant", person, &party]);
+    let all: Vec<Value> = env.ok(&["events", "--limit", "1000000"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mine: Vec<i64> = all.iter().filter(|e| e["party"] == party.as_str()).map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert!(!mine.is_empty() && mine.len() < all.len());
+
+    let server = Server::start(&env);
+    let t = token(&env, &["--person", person]);
+    let (code, body, _) = server.get("/api/v1/events?after=0&limit=1000", Some(&t));
+    assert_eq!(code, 200, "{body}");
+    let events = body["events"].as_array().unwrap();
+    let seqs: Vec<i64> = events.iter().map(|e| e["sequence"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, mine, "exactly the caller's parties' events, in commit order");
+    for e in events {
+        assert_eq!(e["specversion"], "1.0");
+        assert_eq!(e["subject"], party.as_str());
+        assert!(e["type"].as_str().unwrap().starts_with("dialogporten.dialog."), "{e}");
+        assert!(dialogs.contains_key(e["resourceinstance"].as_str().unwrap()) || e["type"] == "dialogporten.dialog.deleted.v1");
+    }
+    let (code, _, _) = server.get("/api/v1/events", None);
+    assert_eq!(code, 401);
+
+    // The stream, resumed after the first event: the next one it sends is the second.
+    use std::io::BufRead;
+    let r = ureq::get(format!("{}/api/v1/events/stream", server.url)).header("Authorization", format!("Bearer {t}")).header("Last-Event-ID", mine[0].to_string()).call().unwrap();
+    let mut lines = std::io::BufReader::new(r.into_body().into_reader()).lines();
+    let first_id = lines.by_ref().map(|l| l.unwrap()).find_map(|l| l.strip_prefix("id:").map(|s| s.trim().to_string()));
+    if mine.len() > 1 {
+        assert_eq!(first_id, Some(mine[1].to_string()));
+    }
+}
+
+#[test]
+fn a_silent_source_writes_dialogs_without_events() {
+    let env = Env::new("a3-app-instances", "");
+    let text = std::fs::read_to_string(&env.config).unwrap() + "silent = true\n";
+    std::fs::write(&env.config, text).unwrap();
+    let input = env.dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    std::fs::write(input.join("a.ndjson"), (0..3).map(|n| common::instance(n, "quiet").to_string()).collect::<Vec<_>>().join("\n")).unwrap();
+    assert_eq!(env.backfill(&input)["migrated"], 3);
+    assert_eq!(env.dialogs().len(), 3);
+    assert_eq!(env.ok(&["events"]), "", "no change events");
+}

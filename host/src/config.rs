@@ -133,6 +133,9 @@ pub struct SourceConfig {
     /// Days per historic window.
     #[serde(default = "default_window_days")]
     pub window_days: u32,
+    /// Write this source's dialogs without change events (like Dialogporten's silent updates).
+    #[serde(default)]
+    pub silent: bool,
     /// `id_field`: the JSON field holding each record's id; `version_fields`: the fields holding
     /// its version (a time or a number), the first present winning.
     #[serde(flatten)]
@@ -279,6 +282,7 @@ impl Config {
             rate_limit: default_rate_limit(),
             back_to: None,
             window_days: default_window_days(),
+            silent: false,
             keys: RecordKeys { id_field: k.id_field.into(), version_fields: strings(k.version_fields), created_fields: strings(k.created_fields) },
         })
     }

@@ -130,6 +130,7 @@ impl Worker {
             mode,
             now: clock::micros(),
             replay: false,
+            silent: self.sc.silent,
         }
     }
 

@@ -113,6 +113,8 @@ pub struct ChangeEvent {
     pub kind: String,
     pub source: String,
     pub at: String,
+    pub party: Option<String>,
+    pub service_resource: Option<String>,
 }
 
 /// One page of a historic window, committed with the dialogs it made.
@@ -134,6 +136,9 @@ pub struct Commit {
     pub upserts: Vec<DialogRow>,
     /// A replay: the same source version may be written again (by newer components).
     pub replay: bool,
+    /// Write dialogs without change events (a source configured `silent`, as Dialogporten's
+    /// silent updates).
+    pub silent: bool,
     pub window: Option<WindowPage>,
     /// Raw source ids whose record is gone at the source, with the version that says so:
     /// dialogs made from them are deleted and a tombstone keeps older versions out.
@@ -159,6 +164,15 @@ fn select_in<'a>(prefix: &'a str, source: Option<&'a str>, column: &str, ids: &'
     }
     q.push(")");
     q
+}
+
+/// Appends a change event.
+async fn event(tx: &mut sqlx::Transaction<'static, Sqlite>, id: &str, kind: &str, source: &str, party: &str, resource: &str, at: &str) -> Result<()> {
+    sqlx::query("INSERT INTO change_events (dialog_id, kind, source, at, party, service_resource) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(id).bind(kind).bind(source).bind(at).bind(party).bind(resource)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 #[derive(Clone)]
@@ -274,26 +288,25 @@ impl Store {
             .await?;
         }
         for d in &c.upserts {
-            let stored: Option<(String, i64, String, String)> =
-                sqlx::query_as("SELECT id, source_version, content_hash, document FROM dialogs WHERE source = ? AND source_id = ?")
+            let stored: Option<(String, i64, String, String, String, String)> =
+                sqlx::query_as("SELECT id, source_version, content_hash, document, party, service_resource FROM dialogs WHERE source = ? AND source_id = ?")
                     .bind(source).bind(&d.source_id)
                     .fetch_optional(&mut *tx)
                     .await?;
             let kind = match &stored {
                 None => "created",
-                Some((_, v, h, _)) if (d.source_version, d.content_hash.as_str()) < (*v, h.as_str()) => continue,
-                Some((_, v, h, _)) if (d.source_version, d.content_hash.as_str()) == (*v, h.as_str()) && !c.replay => continue,
-                Some((id, _, _, doc)) if *id == d.id && *doc == d.document => "unchanged",
+                Some((_, v, h, ..)) if (d.source_version, d.content_hash.as_str()) < (*v, h.as_str()) => continue,
+                Some((_, v, h, ..)) if (d.source_version, d.content_hash.as_str()) == (*v, h.as_str()) && !c.replay => continue,
+                Some((id, _, _, doc, ..)) if *id == d.id && *doc == d.document => "unchanged",
                 Some(_) => "updated",
             };
             let mut kind = kind;
-            if let Some((old, ..)) = stored.as_ref().filter(|(id, ..)| *id != d.id) {
+            if let Some((old, _, _, _, party, resource)) = stored.as_ref().filter(|(id, ..)| *id != d.id) {
                 // The element's creation time changed, and with it its id: the old dialog goes.
                 sqlx::query("DELETE FROM dialogs WHERE id = ?").bind(old).execute(&mut *tx).await?;
-                sqlx::query("INSERT INTO change_events (dialog_id, kind, source, at) VALUES (?, 'deleted', ?, ?)")
-                    .bind(old).bind(source).bind(&at)
-                    .execute(&mut *tx)
-                    .await?;
+                if !c.silent {
+                    event(&mut tx, old, "deleted", source, party, resource, &at).await?;
+                }
                 kind = "created";
             }
             sqlx::query(
@@ -310,11 +323,8 @@ impl Store {
             .bind(&d.transformer_hash).bind(&d.projector_hash).bind(&d.document)
             .execute(&mut *tx)
             .await?;
-            if kind != "unchanged" {
-                sqlx::query("INSERT INTO change_events (dialog_id, kind, source, at) VALUES (?, ?, ?, ?)")
-                    .bind(&d.id).bind(kind).bind(source).bind(&at)
-                    .execute(&mut *tx)
-                    .await?;
+            if kind != "unchanged" && !c.silent {
+                event(&mut tx, &d.id, kind, source, &d.party, &d.service_resource, &at).await?;
             }
         }
         for (source_id, version) in &c.deletes {
@@ -325,17 +335,14 @@ impl Store {
             .bind(source).bind(source_id).bind(version).bind(&at)
             .execute(&mut *tx)
             .await?;
-            let gone: Vec<String> = sqlx::query_scalar(
-                "DELETE FROM dialogs WHERE id IN (SELECT dialog_id FROM raw_records WHERE source = ? AND source_id = ? AND dialog_id IS NOT NULL) RETURNING id",
+            let gone: Vec<(String, String, String)> = sqlx::query_as(
+                "DELETE FROM dialogs WHERE id IN (SELECT dialog_id FROM raw_records WHERE source = ? AND source_id = ? AND dialog_id IS NOT NULL) RETURNING id, party, service_resource",
             )
             .bind(source).bind(source_id)
             .fetch_all(&mut *tx)
             .await?;
-            for id in gone {
-                sqlx::query("INSERT INTO change_events (dialog_id, kind, source, at) VALUES (?, 'deleted', ?, ?)")
-                    .bind(id).bind(source).bind(&at)
-                    .execute(&mut *tx)
-                    .await?;
+            for (id, party, resource) in gone.iter().filter(|_| !c.silent) {
+                event(&mut tx, id, "deleted", source, party, resource, &at).await?;
             }
         }
         for id in &c.resolved {
@@ -445,12 +452,38 @@ impl Store {
 
     /// Change events after sequence number `after`, in commit order.
     pub async fn events(&self, after: i64, limit: i64) -> Result<Vec<ChangeEvent>> {
-        let rows = sqlx::query("SELECT seq, dialog_id, kind, source, at FROM change_events WHERE seq > ? ORDER BY seq LIMIT ?")
-            .bind(after)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(|r| ChangeEvent { seq: r.get(0), dialog_id: r.get(1), kind: r.get(2), source: r.get(3), at: r.get(4) }).collect())
+        self.events_of(None, after, limit).await
+    }
+
+    /// Change events after `after` of dialogs of `parties` (all, when `None`), in commit order.
+    pub async fn events_of(&self, parties: Option<&[String]>, after: i64, limit: i64) -> Result<Vec<ChangeEvent>> {
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT seq, dialog_id, kind, source, at, party, service_resource FROM change_events WHERE seq > ");
+        q.push_bind(after);
+        if let Some(parties) = parties {
+            if parties.is_empty() {
+                return Ok(vec![]);
+            }
+            q.push(" AND party IN (");
+            let mut sep = q.separated(", ");
+            for p in parties {
+                sep.push_bind(p);
+            }
+            q.push(")");
+        }
+        q.push(" ORDER BY seq LIMIT ").push_bind(limit);
+        let rows = q.build().fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .map(|r| ChangeEvent {
+                seq: r.get(0),
+                dialog_id: r.get(1),
+                kind: r.get(2),
+                source: r.get(3),
+                at: r.get(4),
+                party: r.get(5),
+                service_resource: r.get(6),
+            })
+            .collect())
     }
 
     /// Dead letters of `source` (or all); `with_payload`: only those that kept their payload,

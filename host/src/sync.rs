@@ -81,6 +81,8 @@ pub struct Pipeline {
     /// Re-run records already settled (replay, retry): the same source version may be
     /// written again, by the current components.
     pub replay: bool,
+    /// Write without change events (the source's `silent` setting).
+    pub silent: bool,
 }
 
 /// A record's fate inside a batch.
@@ -112,6 +114,7 @@ impl Pipeline {
             mode,
             now: crate::clock::micros(),
             replay: false,
+            silent: sc.silent,
         })
     }
 
@@ -126,6 +129,7 @@ impl Pipeline {
             mode,
             now: crate::clock::micros(),
             replay: self.replay,
+            silent: self.silent,
         }
     }
 
@@ -173,7 +177,7 @@ impl Pipeline {
         let mut summary = Summary::default();
         let summary = &mut summary;
         summary.fetched += items.len() as u64;
-        let mut commit = Commit { replay: self.replay, ..Commit::default() };
+        let mut commit = Commit { replay: self.replay, silent: self.silent, ..Commit::default() };
         let mut records: Vec<(RawRecord, String)> = Vec::with_capacity(items.len());
         for item in items {
             match item {

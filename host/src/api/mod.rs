@@ -3,10 +3,13 @@
 //!
 //! - `GET /api/v1/enduser/dialogs`, `/dialogs/{id}`, `/parties` (enduser.rs), bearer tokens
 //!   (auth.rs), errors as problem+json (problem.rs);
+//! - `GET /api/v1/events` and `/api/v1/events/stream` (server-sent events): every change as a
+//!   CloudEvent, in order (events.rs);
 //! - `GET /status`: the status report as a web page; `GET /healthz`.
 
 pub mod auth;
 pub mod enduser;
+pub mod events;
 pub mod problem;
 
 use crate::config::Config;
@@ -39,6 +42,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/enduser/dialogs", get(enduser::search))
         .route("/api/v1/enduser/dialogs/{id}", get(enduser::get))
         .route("/api/v1/enduser/parties", get(enduser::parties))
+        .route("/api/v1/events", get(events::list))
+        .route("/api/v1/events/stream", get(events::stream))
         .with_state(state)
 }
 
