@@ -176,6 +176,18 @@ fn no_caller_ever_sees_a_dialog_of_a_party_it_may_not_represent() {
     assert_eq!(code, 400);
     assert!(body["errors"]["limit"].is_array(), "{body}");
 
+    // Metrics, the API's own OpenAPI document and the health check need no token.
+    let text = |path: &str| ureq::get(format!("{}{path}", server.url)).call().unwrap().body_mut().read_to_string().unwrap();
+    let metrics = text("/metrics");
+    let a3 = docs.values().filter(|d| d["serviceResource"].as_str().unwrap().starts_with("urn:altinn:resource:app_")).count();
+    assert!(metrics.contains(&format!("dialogsync_dialogs{{source=\"a3-app-instances\"}} {a3}\n")), "{metrics}");
+    assert!(metrics.contains("# TYPE dialogsync_records gauge") && metrics.contains("dialogsync_tick_duration_seconds{source=\"a2-correspondence\"}"), "{metrics}");
+    let openapi: Value = serde_json::from_str(&text("/openapi.json")).unwrap();
+    for path in ["/api/v1/enduser/dialogs", "/api/v1/enduser/dialogs/{dialogId}", "/api/v1/enduser/parties", "/api/v1/events", "/api/v1/events/stream", "/status", "/metrics", "/healthz"] {
+        assert!(openapi["paths"][path].is_object(), "{path} documented");
+    }
+    assert_eq!(text("/healthz"), "ok");
+
     // The status page needs no token and is HTML with the report's table.
     let mut r = ureq::get(format!("{}/status", server.url)).call().unwrap();
     assert!(r.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/html"));

@@ -182,6 +182,12 @@ fn pushed_events_apply_at_once_and_repeated_notifications_fetch_once() {
     let fetches = sim.get("/_sim/stats")["item_fetches"]["a3-app-instances"].as_u64().unwrap() - fetches_before - fetches_for_test;
     assert_eq!(fetches, 1, "six notifications of one item fetch it once");
 
+    // The same address serves the API.
+    let t = env.ok(&["token", "--person", "01017012345"]);
+    let mut r = ureq::get(format!("http://{listen}/api/v1/enduser/parties")).header("Authorization", format!("Bearer {}", t.trim())).call().unwrap();
+    let parties: Value = serde_json::from_slice(&r.body_mut().read_to_vec().unwrap()).unwrap();
+    assert_eq!(parties["authorizedParties"][0]["party"], "urn:altinn:person:identifier-no:01017012345");
+
     // A push to a source this host does not run is refused, by name.
     let err = ureq::post(format!("http://{listen}/sources/nope/events")).header("Content-Type", "application/cloudevents+json").send(event.to_string()).unwrap_err().to_string();
     assert!(err.contains("404"), "{err}");

@@ -176,7 +176,9 @@ impl Worker {
                 continue;
             }
             if Instant::now() >= next_tick {
+                let started = Instant::now();
                 let result = self.tick(live_since).await;
+                let took_ms = started.elapsed().as_millis() as i64;
                 next_tick = Instant::now() + interval;
                 ticked = true;
                 let error = result.as_ref().err().map(|e| format!("{e:#}"));
@@ -184,7 +186,7 @@ impl Worker {
                     Ok(s) => tracing::info!(source = %self.name, fetched = s.fetched, migrated = s.migrated, "live tick"),
                     Err(e) => tracing::warn!(source = %self.name, error = %format!("{e:#}"), "live tick failed"),
                 }
-                if let Some(reason) = self.store.tick_finished(&self.name, error.as_deref(), self.config.sync.max_failed_ticks).await? {
+                if let Some(reason) = self.store.tick_finished(&self.name, error.as_deref(), self.config.sync.max_failed_ticks, took_ms).await? {
                     tracing::error!(source = %self.name, reason = %reason, "source paused itself");
                 }
                 continue;
@@ -370,7 +372,10 @@ pub async fn run(config: Config, store: Store, opts: RunOptions, stop: watch::Re
         });
     }
     if let Some(listen) = &config.sync.listen {
-        let app = axum::Router::new().route("/sources/{source}/events", axum::routing::post(receive)).with_state(Arc::new(pushed));
+        // The same address serves the API (as `dialogsync serve`) and takes pushed events.
+        let api = Arc::new(crate::api::ApiState { keys: crate::api::keys(&config)?, store: store.clone(), config: (*config).clone() });
+        let push = axum::Router::new().route("/sources/{source}/events", axum::routing::post(receive)).with_state(Arc::new(pushed));
+        let app = crate::api::router(api).merge(push);
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
         tracing::info!(address = %listener.local_addr()?, "accepting pushed events");
         let mut stop = stop.clone();

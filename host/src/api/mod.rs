@@ -5,11 +5,13 @@
 //!   (auth.rs), errors as problem+json (problem.rs);
 //! - `GET /api/v1/events` and `/api/v1/events/stream` (server-sent events): every change as a
 //!   CloudEvent, in order (events.rs);
-//! - `GET /status`: the status report as a web page; `GET /healthz`.
+//! - `GET /status`: the status report as a web page; `GET /metrics` (Prometheus, metrics.rs);
+//!   `GET /openapi.json`; `GET /healthz`.
 
 pub mod auth;
 pub mod enduser;
 pub mod events;
+pub mod metrics;
 pub mod problem;
 
 use crate::config::Config;
@@ -28,6 +30,9 @@ pub struct ApiState {
     pub config: Config,
 }
 
+/// The API's own OpenAPI document (the subset of Dialogporten's it serves).
+pub const OPENAPI: &str = include_str!("openapi.json");
+
 static IDS: AtomicU64 = AtomicU64::new(0);
 
 /// A number unique within this process.
@@ -39,6 +44,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/status", get(status_page))
+        .route("/metrics", get(metrics::metrics))
+        .route("/openapi.json", get(|| async { ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI) }))
         .route("/api/v1/enduser/dialogs", get(enduser::search))
         .route("/api/v1/enduser/dialogs/{id}", get(enduser::get))
         .route("/api/v1/enduser/parties", get(enduser::parties))

@@ -33,6 +33,8 @@ pub struct SourceState {
     pub live_since: Option<i64>,
     pub last_tick_at: Option<String>,
     pub last_tick_ok_at: Option<String>,
+    /// How long the last tick took.
+    pub last_tick_ms: Option<i64>,
 }
 
 /// One historic window and its counts.
@@ -124,8 +126,9 @@ impl Store {
 
     /// Records a tick's end. After `max_failures` failures in a row the source pauses itself;
     /// returns the reason when it just did.
-    pub async fn tick_finished(&self, source: &str, error: Option<&str>, max_failures: u32) -> Result<Option<String>> {
+    pub async fn tick_finished(&self, source: &str, error: Option<&str>, max_failures: u32, took_ms: i64) -> Result<Option<String>> {
         let at = now();
+        sqlx::query("UPDATE source_state SET last_tick_ms = ? WHERE source = ?").bind(took_ms).bind(source).execute(&self.pool).await?;
         match error {
             None => {
                 sqlx::query("UPDATE source_state SET failures = 0, last_error = NULL, last_tick_at = ?2, last_tick_ok_at = ?2 WHERE source = ?1")
@@ -280,6 +283,11 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// Staged record versions per (source, outcome).
+    pub async fn outcomes(&self) -> Result<Vec<(String, String, i64)>> {
+        Ok(sqlx::query_as("SELECT source, outcome, COUNT(*) FROM raw_records GROUP BY source, outcome ORDER BY source, outcome").fetch_all(&self.pool).await?)
     }
 
     /// Per source: dialogs, and records waiting for a party with the party ids.

@@ -1,0 +1,43 @@
+//! `GET /metrics`: Prometheus text exposition, read from the store at each scrape (so every
+//! host and every command's work counts, not just this process's).
+
+use super::ApiState;
+use super::problem::Problem;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use std::fmt::Write;
+use std::sync::Arc;
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str, rows: impl IntoIterator<Item = (String, f64)>) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    for (labels, v) in rows {
+        let _ = writeln!(out, "{name}{{{labels}}} {v}");
+    }
+}
+
+pub async fn metrics(State(state): State<Arc<ApiState>>) -> Result<impl IntoResponse, Problem> {
+    let report = crate::status::report(&state.config, &state.store).await.map_err(Problem::internal)?;
+    let outcomes = state.store.outcomes().await?;
+    let states = state.store.source_states().await?;
+    let mut out = String::new();
+    family(&mut out, "dialogsync_records", "gauge", "Staged record versions by source and outcome.",
+        outcomes.iter().map(|(s, o, n)| (format!("source=\"{s}\",outcome=\"{o}\""), *n as f64)));
+    let src = |s: &str| format!("source=\"{s}\"");
+    family(&mut out, "dialogsync_dialogs", "gauge", "Dialogs by source.", report.sources.iter().map(|s| (src(&s.source), s.dialogs as f64)));
+    family(&mut out, "dialogsync_dead_letters", "gauge", "Open dead letters by source.",
+        report.sources.iter().map(|s| (src(&s.source), s.dead_letters.values().sum::<i64>() as f64)));
+    family(&mut out, "dialogsync_waiting_records", "gauge", "Records waiting for a party the register does not know.",
+        report.sources.iter().map(|s| (src(&s.source), s.waiting as f64)));
+    family(&mut out, "dialogsync_live_lag_seconds", "gauge", "Seconds since the source's last successful live tick.",
+        report.sources.iter().filter_map(|s| Some((src(&s.source), s.lag_seconds? as f64))));
+    family(&mut out, "dialogsync_live_running", "gauge", "1 when the source's live sync runs, 0 when paused or failing.",
+        report.sources.iter().map(|s| (src(&s.source), if s.live == "running" { 1.0 } else { 0.0 })));
+    family(&mut out, "dialogsync_tick_duration_seconds", "gauge", "How long the source's last live tick took.",
+        states.iter().filter_map(|s| Some((src(&s.source), s.last_tick_ms? as f64 / 1000.0))));
+    family(&mut out, "dialogsync_historic_windows_done", "gauge", "Historic windows done.",
+        report.sources.iter().map(|s| (src(&s.source), s.historic.windows_done as f64)));
+    family(&mut out, "dialogsync_historic_windows", "gauge", "Historic windows planned (back to the goal).",
+        report.sources.iter().map(|s| (src(&s.source), s.historic.windows_total as f64)));
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
+}
