@@ -13,7 +13,7 @@
 use crate::clock;
 use crate::config::{Config, SourceConfig};
 use crate::runtime::bindings::types::SyncMode;
-use crate::runtime::{Projector, Runtime, Transformer};
+use crate::runtime::Runtime;
 use crate::sources::http::{Http, Page};
 use crate::sources::Fetched;
 use crate::store::{Store, WindowPage};
@@ -106,10 +106,9 @@ struct Worker {
     sc: SourceConfig,
     config: Arc<Config>,
     store: Store,
-    runtime: Arc<Runtime>,
     http: Arc<Http>,
-    transformer: Arc<Transformer>,
-    projector: Arc<Projector>,
+    /// The source's pipeline with its current components (swapped at page boundaries).
+    base: Pipeline,
     stamps: [Option<(SystemTime, u64)>; 2],
     pushed: Arc<Pushed>,
     stop: watch::Receiver<bool>,
@@ -121,17 +120,7 @@ impl Worker {
     }
 
     fn pipeline(&self, mode: SyncMode) -> Pipeline {
-        Pipeline {
-            source: self.name.clone(),
-            store: self.store.clone(),
-            runtime: self.runtime.clone(),
-            transformer: self.transformer.clone(),
-            projector: self.projector.clone(),
-            mode,
-            now: clock::micros(),
-            replay: false,
-            silent: self.sc.silent,
-        }
+        self.base.with_mode(mode)
     }
 
     async fn fetch(&self, url: String) -> Result<Page> {
@@ -156,7 +145,7 @@ impl Worker {
         let poll = interval.min(Duration::from_secs(2));
         let mut next_tick = Instant::now();
         let mut ticked = false;
-        tracing::info!(source = %self.name, transformer = %self.transformer.label(), "source started");
+        tracing::info!(source = %self.name, transformer = %self.base.transformer.label(), "source started");
         while !self.stopped() {
             let state = self.store.source_state(&self.name).await?.context("source state")?;
             if state.state != "running" {
@@ -307,8 +296,8 @@ impl Worker {
             if stamp == self.stamps[k] {
                 continue;
             }
-            let (rt, p) = (self.runtime.clone(), path.clone());
-            let old = if k == 0 { self.transformer.label() } else { self.projector.label() };
+            let (rt, p) = (self.base.runtime.clone(), path.clone());
+            let old = if k == 0 { self.base.transformer.label() } else { self.base.projector.label() };
             let loaded = tokio::task::spawn_blocking(move || {
                 if k == 0 { rt.load_transformer(&p).map(|t| (Some(t), None)) } else { rt.load_projector(&p).map(|p| (None, Some(p))) }
             })
@@ -317,14 +306,14 @@ impl Worker {
                 Ok((t, p)) => {
                     self.stamps[k] = stamp;
                     let new = match (t, p) {
-                        (Some(t), _) if t.hash != self.transformer.hash => {
+                        (Some(t), _) if t.hash != self.base.transformer.hash => {
                             let l = t.label();
-                            self.transformer = Arc::new(t);
+                            self.base.transformer = Arc::new(t);
                             l
                         }
-                        (_, Some(p)) if p.hash != self.projector.hash => {
+                        (_, Some(p)) if p.hash != self.base.projector.hash => {
                             let l = p.label();
-                            self.projector = Arc::new(p);
+                            self.base.projector = Arc::new(p);
                             l
                         }
                         _ => continue,
@@ -348,8 +337,6 @@ pub async fn run(config: Config, store: Store, opts: RunOptions, stop: watch::Re
     anyhow::ensure!(!names.is_empty(), "no sources configured: add [sources.NAME] sections with connector = \"http\" (see `dialogsync init`)");
     let config = Arc::new(config);
     let runtime = Runtime::new(config.limits.clone(), &config.cache_dir)?;
-    let hint = "build the components with scripts/build-components.sh";
-    let projector = Arc::new(runtime.load_projector(&config.projector).context(hint)?);
     let mut pushed: HashMap<String, Arc<Pushed>> = HashMap::new();
     let mut workers = Vec::new();
     for name in &names {
@@ -360,13 +347,11 @@ pub async fn run(config: Config, store: Store, opts: RunOptions, stop: watch::Re
         workers.push(Worker {
             name: name.clone(),
             http: Arc::new(Http::new(name, &sc)?),
-            transformer: Arc::new(runtime.load_transformer(&sc.component).with_context(|| format!("source {name}: {hint}"))?),
-            projector: projector.clone(),
+            base: Pipeline::load(&config, &runtime, &store, name, SyncMode::Live).with_context(|| format!("source {name}"))?,
             stamps: [file_stamp(&sc.component), file_stamp(&config.projector)],
             sc,
             config: config.clone(),
             store: store.clone(),
-            runtime: runtime.clone(),
             pushed: p,
             stop: stop.clone(),
         });
