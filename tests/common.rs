@@ -134,6 +134,16 @@ pub fn create_dialog_schema(altinn: &std::path::Path) -> jsonschema::Validator {
     jsonschema::options().build(&schema).expect("CreateDialog schema compiles")
 }
 
+/// Starts a command that prints `listening on URL` first; returns it and the URL.
+fn listening(mut cmd: Command) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{cmd:?} said {line:?}")).to_string();
+    (child, url)
+}
+
 /// `dialogsync simulate` on a free port, killed when dropped.
 pub struct Sim {
     child: std::process::Child,
@@ -143,17 +153,9 @@ pub struct Sim {
 impl Sim {
     /// Starts a simulator; `args` are extra flags (`--days`, `--per-day`, `--today`…).
     pub fn start(seed: u64, args: &[&str], envs: &[(&str, &str)]) -> Sim {
-        use std::io::BufRead;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dialogsync"))
-            .args(["simulate", "--listen", "127.0.0.1:0", "--seed", &seed.to_string(), "--change-every", "0s"])
-            .args(args)
-            .envs(envs.iter().copied())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("simulator said {line:?}")).to_string();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dialogsync"));
+        cmd.args(["simulate", "--listen", "127.0.0.1:0", "--seed", &seed.to_string(), "--change-every", "0s"]).args(args).envs(envs.iter().copied());
+        let (child, url) = listening(cmd);
         Sim { child, url }
     }
 
@@ -288,18 +290,9 @@ pub struct Server {
 
 impl Server {
     pub fn start(env: &Env) -> Server {
-        use std::io::BufRead;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dialogsync"))
-            .arg("--config")
-            .arg(&env.config)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("server said {line:?}")).to_string();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dialogsync"));
+        cmd.arg("--config").arg(&env.config).args(["serve", "--listen", "127.0.0.1:0"]).stderr(std::process::Stdio::null());
+        let (child, url) = listening(cmd);
         Server { child, url }
     }
 

@@ -27,7 +27,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 pub struct Options {
@@ -51,6 +51,8 @@ struct Item {
     value: Value,
     /// Later versions not yet happened, oldest first.
     pending: VecDeque<Value>,
+    /// Served without its id (fixed per record).
+    bad: bool,
 }
 
 struct Source {
@@ -76,6 +78,15 @@ struct Sim {
 }
 
 type Shared = Arc<Mutex<Sim>>;
+
+/// Whether record `id` of `source` is one of the `ratio` served malformed (fixed per id).
+fn malformed(ratio: f64, source: &str, id: &str) -> bool {
+    if ratio <= 0.0 {
+        return false;
+    }
+    let h = u64::from_str_radix(&crate::runtime::sha256_hex(format!("{source}/{id}").as_bytes())[..12], 16).unwrap_or(0);
+    (h % 10_000) as f64 / 10_000.0 < ratio
+}
 
 /// Replaces every time in `v` later than `now` with `now`, in the style it was written in
 /// (Altinn 2 wall time, or RFC 3339 UTC): nothing the simulator serves lies in the future.
@@ -124,9 +135,9 @@ impl Source {
         Some((r.source_id, r.version, r.created.unwrap_or(r.version)))
     }
 
-    fn served(&self, item: &Item, bad: bool) -> Value {
+    fn served(&self, item: &Item) -> Value {
         let mut v = item.value.clone();
-        if bad && let Some(o) = v.as_object_mut() {
+        if item.bad && let Some(o) = v.as_object_mut() {
             o.remove(&self.keys.id_field);
         }
         v
@@ -159,21 +170,13 @@ impl Sim {
                     }
                     restamp(&mut value, now);
                     let Some((id, changed, created)) = s.keys_of(&value) else { continue };
-                    s.items.insert(id, Item { created, changed, value, pending });
+                    let bad = malformed(o.bad_ratio, k.name, &id);
+                    s.items.insert(id, Item { created, changed, value, pending, bad });
                 }
             }
             sources.insert(k.name.to_string(), s);
         }
         Ok(Sim { sources, rng, steps: 0, last_stamp: now, bad_ratio: o.bad_ratio, today: o.today, push: o.push.clone() })
-    }
-
-    /// Whether record `id` of `source` is one of the records served malformed (fixed per id).
-    fn bad(&self, source: &str, id: &str) -> bool {
-        if self.bad_ratio <= 0.0 {
-            return false;
-        }
-        let h = u64::from_str_radix(&crate::runtime::sha256_hex(format!("{source}/{id}").as_bytes())[..12], 16).unwrap_or(0);
-        (h % 10_000) as f64 / 10_000.0 < self.bad_ratio
     }
 
     /// One change, chosen by the seed: a new record (a third of the time) or the next version
@@ -186,7 +189,7 @@ impl Sim {
         self.last_stamp = now;
         let with_pending: Vec<String> = self.sources[&name].items.iter().filter(|(_, i)| !i.pending.is_empty()).map(|(id, _)| id.clone()).collect();
         let new = with_pending.is_empty() || self.rng.random_bool(1.0 / 3.0);
-        let today = self.today;
+        let (today, ratio) = (self.today, self.bad_ratio);
         let s = self.sources.get_mut(&name).expect("source");
         let version_field = s.keys.version_fields[0].clone();
         let (mut value, kind, pending) = if new {
@@ -215,7 +218,8 @@ impl Sim {
         }
         let Some((id, changed, created)) = s.keys_of(&value) else { return (name, String::new(), "unreadable") };
         let created = s.items.get(&id).map_or(created, |i| i.created);
-        s.items.insert(id.clone(), Item { created, changed, value, pending });
+        let bad = malformed(ratio, &name, &id);
+        s.items.insert(id.clone(), Item { created, changed, value, pending, bad });
         (name, id, kind)
     }
 }
@@ -256,21 +260,19 @@ async fn list(State(sim): State<Shared>, Path(source): Path<String>, Query(q): Q
     let from = match instant(&q.created_from, "createdFrom") { Ok(v) => v, Err(r) => return r };
     let before = match instant(&q.created_before, "createdBefore") { Ok(v) => v, Err(r) => return r };
     let mut guard = sim.lock().unwrap();
-    let sim = &mut *guard;
-    let bad: HashMap<String, bool> = sim.sources.get(&source).map(|s| s.items.keys().map(|id| (id.clone(), sim.bad(&source, id))).collect()).unwrap_or_default();
-    let s = match admit(sim, &source) { Ok(s) => s, Err(r) => return r };
+    let s = match admit(&mut guard, &source) { Ok(s) => s, Err(r) => return r };
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     // Live queries go by change time, windows by id; either way the keyset is `after`.
-    let mut rows: Vec<(String, &String, &Item)> = s
+    let mut rows: Vec<(String, &Item)> = s
         .items
         .iter()
         .filter(|(_, i)| since.is_none_or(|t| i.changed >= t) && from.is_none_or(|t| i.created >= t) && before.is_none_or(|t| i.created < t))
-        .map(|(id, i)| (if since.is_some() { format!("{:020}:{id}", i.changed) } else { id.clone() }, id, i))
+        .map(|(id, i)| (if since.is_some() { format!("{:020}:{id}", i.changed) } else { id.clone() }, i))
         .collect();
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     let start = q.after.as_ref().map_or(0, |a| rows.partition_point(|r| r.0 <= *a));
     let page = &rows[start.min(rows.len())..(start + limit).min(rows.len())];
-    let items: Vec<Value> = page.iter().map(|(_, id, i)| s.served(i, bad[*id])).collect();
+    let items: Vec<Value> = page.iter().map(|(_, i)| s.served(i)).collect();
     let next = (start + limit < rows.len()).then(|| {
         let mut qs = form_urlencoded::Serializer::new(String::new());
         for (k, v) in [("changedSince", &q.changed_since), ("createdFrom", &q.created_from), ("createdBefore", &q.created_before)] {
@@ -293,11 +295,10 @@ struct IdQuery {
 
 async fn item(State(sim): State<Shared>, Path(source): Path<String>, Query(q): Query<IdQuery>) -> Response {
     let mut guard = sim.lock().unwrap();
-    let bad = guard.bad(&source, &q.id);
     let s = match admit(&mut guard, &source) { Ok(s) => s, Err(r) => return r };
     s.item_fetches += 1;
     match s.items.get(&q.id) {
-        Some(i) => Json(s.served(i, bad)).into_response(),
+        Some(i) => Json(s.served(i)).into_response(),
         None => (StatusCode::NOT_FOUND, Json(json!({ "error": "no such record" }))).into_response(),
     }
 }
