@@ -34,16 +34,25 @@ fn parties_of(env: &Env) -> BTreeMap<String, String> {
     env.dialogs().iter().map(|d| (d["id"].as_str().unwrap().to_string(), d["party"].as_str().unwrap().to_string())).collect()
 }
 
-/// Every page of a search: the ids in order.
+/// Every page of an end user's search: the ids in order.
 fn all_pages(server: &Server, token: &str, query: &str) -> Vec<String> {
+    every_page(server, token, "/api/v1/enduser/dialogs", query)
+}
+
+/// Every page of a service owner's search: the ids in order.
+fn so_search(server: &Server, token: &str, query: &str) -> Vec<String> {
+    every_page(server, token, "/api/v1/serviceowner/dialogs", query)
+}
+
+fn every_page(server: &Server, token: &str, endpoint: &str, query: &str) -> Vec<String> {
     let mut ids = Vec::new();
-    let mut path = format!("/api/v1/enduser/dialogs?{query}");
+    let mut path = format!("{endpoint}?{query}");
     loop {
         let (status, body, _) = server.get(&path, Some(token));
         assert_eq!(status, 200, "{path}: {body}");
         ids.extend(body["items"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_string()));
         match body["continuationToken"].as_str() {
-            Some(t) if body["hasNextPage"] == true => path = format!("/api/v1/enduser/dialogs?{query}&continuationToken={t}"),
+            Some(t) if body["hasNextPage"] == true => path = format!("{endpoint}?{query}&continuationToken={t}"),
             _ => return ids,
         }
     }
@@ -291,4 +300,260 @@ fn a_silent_source_writes_dialogs_without_events() {
     assert_eq!(env.backfill(&input)["migrated"], 3);
     assert_eq!(env.dialogs().len(), 3);
     assert_eq!(env.ok(&["events"]), "", "no change events");
+}
+
+const ORG_A: &str = "991825827";
+const ORG_B: &str = "974761076";
+const PERSON: &str = "01017012345";
+
+/// A store with three migrated app instances, and two service owners: A owns the `digdir-*`
+/// resources and the migrated app's, B the `skd-*` ones.
+fn owners() -> Env {
+    let env = Env::new("a3-app-instances", "");
+    let input = env.dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    std::fs::write(input.join("a.ndjson"), (0..3).map(|n| common::instance(n, "migrated").to_string()).collect::<Vec<_>>().join("\n")).unwrap();
+    assert_eq!(env.backfill(&input)["migrated"], 3);
+    let text = std::fs::read_to_string(&env.config).unwrap()
+        + &format!(
+            "[api.service_owners.{ORG_A}]\nresources = [\"urn:altinn:resource:digdir-*\", \"urn:altinn:resource:app_ttd_*\"]\n\
+             [api.service_owners.{ORG_B}]\nresources = [\"urn:altinn:resource:skd-*\"]\n"
+        );
+    std::fs::write(&env.config, text).unwrap();
+    env
+}
+
+fn new_dialog(resource: &str, title: &str) -> Value {
+    serde_json::json!({
+        "serviceResource": resource,
+        "party": format!("urn:altinn:person:identifier-no:{PERSON}"),
+        "status": "RequiresAttention",
+        "content": { "title": { "value": [{ "languageCode": "nb", "value": title }] } },
+        "activities": [{ "type": "Information", "performedBy": { "actorType": "ServiceOwner" }, "description": [{ "languageCode": "nb", "value": "Sendt" }] }],
+    })
+}
+
+/// The CloudEvent types of `events` about `dialog`, in order.
+fn types_of(events: &Value, dialog: &str) -> Vec<String> {
+    events["events"].as_array().unwrap().iter().filter(|e| e["resourceinstance"] == dialog).map(|e| e["type"].as_str().unwrap().trim_start_matches("dialogporten.dialog.").to_string()).collect()
+}
+
+#[test]
+fn service_owners_write_dialogs_of_their_own_resources_with_revisions_and_events() {
+    let env = owners();
+    let migrated = env.dialogs()[0]["id"].as_str().unwrap().to_string();
+    let server = Server::start(&env);
+    let (a, b, user) = (token(&env, &["--org", ORG_A]), token(&env, &["--org", ORG_B]), token(&env, &["--person", PERSON]));
+    let so = "/api/v1/serviceowner/dialogs";
+
+    // Create, and a repeat of the same idempotent key: 409 naming the dialog it made.
+    let mut body = new_dialog("urn:altinn:resource:digdir-test", "Søknad om tilskudd");
+    body["idempotentKey"] = "order-17".into();
+    let r = server.send("POST", so, Some(&a), &[], Some(&body));
+    assert_eq!(r.status, 201, "{r:?}");
+    let id = r.body.as_str().unwrap().to_string();
+    assert_eq!(r.headers["location"], format!("{so}/{id}"));
+    let created_rev = r.headers["etag"].clone();
+    let again = server.send("POST", so, Some(&a), &[], Some(&body));
+    assert_eq!((again.status, again.body["dialogId"].as_str()), (409, Some(id.as_str())), "{again:?}");
+    // Another organisation's resource, an end user's token, no token.
+    assert_eq!(server.send("POST", so, Some(&b), &[], Some(&body)).status, 403);
+    assert_eq!(server.send("POST", so, Some(&user), &[], Some(&body)).status, 403);
+    assert_eq!(server.send("POST", so, None, &[], Some(&body)).status, 401);
+
+    // Validation: the schema (unknown and mistyped fields) and the dialog rules, by field path.
+    let invalid = |edit: &dyn Fn(&mut Value), field: &str| {
+        let mut d = new_dialog("urn:altinn:resource:digdir-test", "Ugyldig");
+        edit(&mut d);
+        let r = server.send("POST", so, Some(&a), &[], Some(&d));
+        assert_eq!(r.status, 400, "{field}: {r:?}");
+        assert_eq!(r.headers["content-type"], "application/problem+json");
+        assert!(r.body["errors"].get(field).is_some(), "{field} not named: {}", r.body);
+    };
+    invalid(&|d| d["tittle"] = "x".into(), "$");
+    invalid(&|d| d["progress"] = "half".into(), "progress");
+    invalid(&|d| d["party"] = "urn:altinn:person:identifier-no:123".into(), "party");
+    invalid(&|d| d["content"]["title"]["value"][0]["value"] = "x".repeat(256).into(), "content.title.value[0]");
+    invalid(&|d| { d["visibleFrom"] = "2025-02-01T00:00:00Z".into(); d["dueAt"] = "2025-01-01T00:00:00Z".into() }, "dueAt");
+    invalid(&|d| d["id"] = "0191b1c9-963b-41f9-9bb3-62ad5b929455".into(), "id");
+
+    // The end user it is for sees it; B may not read it.
+    assert!(all_pages(&server, &user, "").contains(&id));
+    assert_eq!(server.send("GET", &format!("{so}/{id}"), Some(&b), &[], None).status, 403);
+    let got = server.send("GET", &format!("{so}/{id}"), Some(&a), &[], None);
+    assert_eq!((got.status, got.body["revision"].as_str()), (200, Some(created_rev.as_str())));
+    assert_eq!(got.body["idempotentKey"], "order-17");
+
+    // Update: a stale If-Match is refused, the current one wins and moves the revision.
+    let update = serde_json::json!({
+        "status": "Completed",
+        "content": { "title": { "value": [{ "languageCode": "nb", "value": "Tilskudd innvilget" }] } },
+        "activities": [{ "type": "DialogClosed", "performedBy": { "actorType": "ServiceOwner" } }],
+    });
+    let stale = "00000000-0000-4000-8000-000000000000";
+    assert_eq!(server.send("PUT", &format!("{so}/{id}"), Some(&a), &[("If-Match", stale)], Some(&update)).status, 412);
+    let r = server.send("PUT", &format!("{so}/{id}"), Some(&a), &[("If-Match", &created_rev)], Some(&update));
+    assert_eq!(r.status, 204, "{r:?}");
+    let updated_rev = r.headers["etag"].clone();
+    assert_ne!(updated_rev, created_rev);
+    assert_eq!(server.send("PUT", &format!("{so}/{id}"), Some(&a), &[("If-Match", &created_rev)], Some(&update)).status, 412, "the old revision is spent");
+    assert_eq!(server.send("PUT", &format!("{so}/{id}"), Some(&b), &[], Some(&update)).status, 403);
+    let got = server.send("GET", &format!("{so}/{id}"), Some(&a), &[], None).body;
+    assert_eq!(got["status"], "Completed");
+    assert_eq!(got["content"]["title"]["value"][0]["value"], "Tilskudd innvilget");
+    let kinds: Vec<&str> = got["activities"].as_array().unwrap().iter().map(|x| x["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["Information", "DialogClosed"], "activities are appended");
+    // An activity id that exists is refused; a migrated dialog is read-only here.
+    let dup = serde_json::json!({ "id": got["activities"][0]["id"], "type": "Information", "performedBy": { "actorType": "ServiceOwner" } });
+    assert_eq!(server.send("POST", &format!("{so}/{id}/activities"), Some(&a), &[], Some(&dup)).status, 422);
+    assert_eq!(server.send("GET", &format!("{so}/{migrated}"), Some(&a), &[], None).status, 200);
+    assert_eq!(server.send("PUT", &format!("{so}/{migrated}"), Some(&a), &[], Some(&update)).status, 409);
+
+    // The system label, as the end user's searches see it.
+    let labels = serde_json::json!({ "systemLabels": ["Archive"] });
+    assert_eq!(server.send("PUT", &format!("{so}/{id}/endusercontext/systemlabels"), Some(&a), &[], Some(&labels)).status, 204);
+    assert_eq!(all_pages(&server, &user, "systemLabel=Archive"), vec![id.clone()]);
+    let bad = serde_json::json!({ "systemLabels": ["MarkedAsUnopened"] });
+    assert_eq!(server.send("PUT", &format!("{so}/{id}/endusercontext/systemlabels"), Some(&a), &[], Some(&bad)).status, 422);
+
+    // Delete: gone for the end user (410), kept for its owner; restore brings it back.
+    assert_eq!(server.send("DELETE", &format!("{so}/{id}"), Some(&a), &[], None).status, 204);
+    assert!(!all_pages(&server, &user, "").contains(&id));
+    assert_eq!(server.get(&format!("/api/v1/enduser/dialogs/{id}"), Some(&user)).0, 410);
+    let got = server.send("GET", &format!("{so}/{id}"), Some(&a), &[], None);
+    assert!(got.body["deletedAt"].is_string(), "{got:?}");
+    assert_eq!(server.send("PUT", &format!("{so}/{id}"), Some(&a), &[], Some(&update)).status, 410);
+    assert_eq!(server.send("DELETE", &format!("{so}/{id}"), Some(&a), &[], None).status, 410);
+    assert!(!so_search(&server, &a, "").contains(&id), "a service owner's search leaves deleted dialogs out by default");
+    assert_eq!(so_search(&server, &a, "deleted=Only"), vec![id.clone()]);
+    assert_eq!(server.send("POST", &format!("{so}/{id}/actions/restore"), Some(&a), &[], None).status, 204);
+    assert!(all_pages(&server, &user, "").contains(&id));
+    assert_eq!(server.get(&format!("/api/v1/enduser/dialogs/{id}"), Some(&user)).0, 200);
+
+    // B's own dialog.
+    let r = server.send("POST", so, Some(&b), &[], Some(&new_dialog("urn:altinn:resource:skd-mva", "Mva-melding")));
+    assert_eq!(r.status, 201, "{r:?}");
+    let theirs = r.body.as_str().unwrap().to_string();
+
+    // Each organisation's search finds exactly its resources' dialogs, migrated or written here.
+    let ttd: BTreeSet<String> = env.dialogs().iter().filter(|d| d["serviceResource"] == "urn:altinn:resource:app_ttd_sample-app").map(|d| d["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ttd.len(), 3);
+    let a_found: BTreeSet<String> = so_search(&server, &a, "limit=1").into_iter().collect();
+    assert_eq!(a_found, ttd.iter().cloned().chain([id.clone()]).collect::<BTreeSet<_>>());
+    assert_eq!(so_search(&server, &b, ""), vec![theirs.clone()]);
+
+    // Events: every change in order, each organisation only its own resources' (A also the
+    // migrated app's), the end user those of their party.
+    let (code, a_events, _) = server.get("/api/v1/events?limit=1000", Some(&a));
+    assert_eq!(code, 200, "{a_events}");
+    let expected = [
+        "created.v1", "activity.information.v1", "updated.v1", "activity.dialog-closed.v1", "updated.v1",
+        "activity.dialog-deleted.v1", "deleted.v1", "restored.v1", "activity.dialog-restored.v1",
+    ];
+    assert_eq!(types_of(&a_events, &id), expected);
+    assert!(!types_of(&a_events, &migrated).is_empty(), "A owns the migrated app's resource");
+    assert!(types_of(&a_events, &theirs).is_empty(), "A sees nothing of B's");
+    let (_, b_events, _) = server.get("/api/v1/events?limit=1000", Some(&b));
+    let b_dialogs: BTreeSet<&str> = b_events["events"].as_array().unwrap().iter().map(|e| e["resourceinstance"].as_str().unwrap()).collect();
+    assert_eq!(b_dialogs, BTreeSet::from([theirs.as_str()]));
+    let (_, user_events, _) = server.get("/api/v1/events?limit=1000", Some(&user));
+    assert_eq!(types_of(&user_events, &id), expected);
+    assert!(types_of(&user_events, &migrated).is_empty(), "the migrated dialogs are an organisation's, not this person's");
+
+    // The status page's "Dialog services" line counts both.
+    assert_eq!(env.status()["dialog_services"], 2);
+    assert!(env.ok(&["status"]).contains("✔ Dialog services — written through the service-owner API, available at once. 2 dialogs."));
+}
+
+#[test]
+fn concurrent_writers_of_one_revision_let_exactly_one_win() {
+    let env = owners();
+    let server = Server::start(&env);
+    let a = token(&env, &["--org", ORG_A]);
+    let so = "/api/v1/serviceowner/dialogs";
+
+    // Eight creates racing with one idempotent key make one dialog; the others are told its id.
+    let mut body = new_dialog("urn:altinn:resource:digdir-race", "Kappløp");
+    body["idempotentKey"] = "once".into();
+    let replies: Vec<common::Reply> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8).map(|_| s.spawn(|| server.send("POST", so, Some(&a), &[], Some(&body)))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let made: Vec<&common::Reply> = replies.iter().filter(|r| r.status == 201).collect();
+    assert_eq!(made.len(), 1, "{replies:?}");
+    let id = made[0].body.as_str().unwrap();
+    assert!(replies.iter().filter(|r| r.status != 201).all(|r| r.status == 409 && r.body["dialogId"] == id), "{replies:?}");
+    let revision = made[0].headers["etag"].clone();
+
+    // Eight updates naming that revision: one 204, seven 412, and one updated event.
+    let replies: Vec<common::Reply> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|n| {
+                let (server, a, revision) = (&server, &a, &revision);
+                s.spawn(move || {
+                    let update = serde_json::json!({ "status": "InProgress", "content": { "title": { "value": [{ "languageCode": "nb", "value": format!("Skriver {n}") }] } } });
+                    server.send("PUT", &format!("{so}/{id}"), Some(a), &[("If-Match", revision)], Some(&update))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let won: Vec<&common::Reply> = replies.iter().filter(|r| r.status == 204).collect();
+    assert_eq!(won.len(), 1, "{replies:?}");
+    assert_eq!(replies.iter().filter(|r| r.status == 412).count(), 7, "{replies:?}");
+    let now = server.send("GET", &format!("{so}/{id}"), Some(&a), &[], None);
+    assert_eq!(now.headers["etag"], won[0].headers["etag"], "the winner's revision is the dialog's");
+    let (_, events, _) = server.get("/api/v1/events?limit=1000", Some(&a));
+    assert_eq!(types_of(&events, id), ["created.v1", "activity.information.v1", "updated.v1"]);
+    assert_eq!(env.dialogs().iter().filter(|d| d["serviceResource"] == "urn:altinn:resource:digdir-race").count(), 1);
+}
+
+#[test]
+fn service_owner_shapes_are_dialogportens() {
+    let Some(altinn) = common::shared_altinn("service_owner_shapes_are_dialogportens") else { return };
+    let spec = common::read_json(&altinn.join("dialogporten/openapi.v1.serviceowner.verified.json"));
+    // The request schemas the server checks bodies against are Dialogporten's, verbatim.
+    let embedded_path = common::root().join("host/src/api/serviceowner.schemas.json");
+    let mut embedded: Value = serde_json::from_str(dialogsync::api::serviceowner::SCHEMAS).unwrap();
+    let names: Vec<String> = embedded["components"]["schemas"].as_object().unwrap().keys().cloned().collect();
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        for n in &names {
+            embedded["components"]["schemas"][n] = spec["components"]["schemas"][n].clone();
+        }
+        std::fs::write(&embedded_path, serde_json::to_string_pretty(&embedded).unwrap() + "\n").unwrap();
+    }
+    for n in &names {
+        assert_eq!(embedded["components"]["schemas"][n], spec["components"]["schemas"][n], "{n} differs from Dialogporten's (UPDATE_GOLDEN=1 refreshes it)");
+    }
+
+    // A service owner's GET answers in Dialogporten's service-owner `Dialog` shape.
+    let env = owners();
+    let server = Server::start(&env);
+    let a = token(&env, &["--org", ORG_A]);
+    let mut body = new_dialog("urn:altinn:resource:digdir-shape", "Form");
+    body["searchTags"] = serde_json::json!([{ "value": "tilskudd" }]);
+    body["serviceOwnerContext"] = serde_json::json!({ "serviceOwnerLabels": [{ "value": "sak-2026-17" }] });
+    body["transmissions"] = serde_json::json!([{ "type": "Information", "sender": { "actorType": "ServiceOwner" }, "content": { "title": { "value": [{ "languageCode": "nb", "value": "Vedtak" }] } } }]);
+    body["idempotentKey"] = "shape".into();
+    let r = server.send("POST", "/api/v1/serviceowner/dialogs", Some(&a), &[], Some(&body));
+    assert_eq!(r.status, 201, "{r:?}");
+    let id = r.body.as_str().unwrap().to_string();
+    assert_eq!(server.send("DELETE", &format!("/api/v1/serviceowner/dialogs/{id}"), Some(&a), &[], None).status, 204);
+    let schema = dialogsync::api::serviceowner::json_schema(serde_json::json!({ "$ref": "#/components/schemas/Dialog", "components": spec["components"] }));
+    let validator = jsonschema::options().build(&schema).unwrap();
+    let migrated = env.dialogs().iter().find(|d| d["serviceResource"].as_str().unwrap().contains("app_ttd")).unwrap()["id"].as_str().unwrap().to_string();
+    for dialog in [&id, &migrated] {
+        let got = server.send("GET", &format!("/api/v1/serviceowner/dialogs/{dialog}"), Some(&a), &[], None);
+        assert_eq!(got.status, 200);
+        let errors: Vec<String> = validator.iter_errors(&got.body).map(|e| format!("{}: {e}", e.instance_path())).collect();
+        assert!(errors.is_empty(), "{dialog}: {errors:#?}\n{}", got.body);
+    }
+    // And its search in the service-owner `PaginatedListOfDialogListItem`, deleted ones too.
+    let schema = dialogsync::api::serviceowner::json_schema(serde_json::json!({ "$ref": "#/components/schemas/PaginatedListOfDialogListItem", "components": spec["components"] }));
+    let validator = jsonschema::options().build(&schema).unwrap();
+    let (code, page, _) = server.get("/api/v1/serviceowner/dialogs?deleted=Include&limit=2", Some(&a));
+    assert_eq!(code, 200);
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let errors: Vec<String> = validator.iter_errors(&page).map(|e| format!("{}: {e}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{page}");
 }

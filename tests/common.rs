@@ -298,17 +298,38 @@ impl Server {
 
     /// GET with an optional bearer token: (status, JSON body or Null, content type).
     pub fn get(&self, path: &str, token: Option<&str>) -> (u16, Value, String) {
+        let r = self.send("GET", path, token, &[], None);
+        (r.status, r.body, r.headers.get("content-type").cloned().unwrap_or_default())
+    }
+
+    /// Any request, with an optional bearer token, more headers and a JSON body.
+    pub fn send(&self, method: &str, path: &str, token: Option<&str>, headers: &[(&str, &str)], body: Option<&Value>) -> Reply {
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let mut req = agent.get(format!("{}{path}", self.url));
+        let mut req = ureq::http::Request::builder().method(method).uri(format!("{}{path}", self.url));
         if let Some(t) = token {
             req = req.header("Authorization", format!("Bearer {t}"));
         }
-        let mut r = req.call().unwrap();
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let sent = match body {
+            Some(b) => agent.run(req.header("Content-Type", "application/json").body(b.to_string()).unwrap()),
+            None => agent.run(req.body(()).unwrap()),
+        };
+        let mut r = sent.unwrap();
         let status = r.status().as_u16();
-        let kind = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-        let body = r.body_mut().read_to_vec().unwrap();
-        (status, serde_json::from_slice(&body).unwrap_or(Value::Null), kind)
+        let headers = r.headers().iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string())).collect();
+        let bytes = r.body_mut().read_to_vec().unwrap();
+        Reply { status, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null), headers }
     }
+}
+
+/// An HTTP answer: status, JSON body (Null if none), headers by lower-case name.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 impl Drop for Server {

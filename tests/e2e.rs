@@ -267,9 +267,10 @@ fn newer_versions_win_whatever_the_order_and_hard_deletes_remove() {
     assert_eq!(counts(&late), [1, 0, 0, 1, 0, 0], "{late}");
     assert_eq!(late["skip_reasons"]["removed at the source by a newer version"], 1);
     assert!(env.dialogs().is_empty());
-    // One change event per change, in order; the older version and the late one made none.
+    // One change event per change, in order, and one per new activity (the created dialog's
+    // one); the older version and the late one made none.
     let kinds: Vec<String> = env.ok(&["events"]).lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["kind"].as_str().unwrap().to_string()).collect();
-    assert_eq!(kinds, ["created", "updated", "deleted"]);
+    assert_eq!(kinds, ["created", "activity", "updated", "deleted"]);
 }
 
 #[test]

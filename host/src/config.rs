@@ -63,12 +63,33 @@ pub struct ApiConfig {
     /// Public keys (a JWKS file) that bearer tokens must be signed by; none: the development
     /// key `dialogsync token` mints with.
     pub jwks: Option<PathBuf>,
+    /// Organisation number → the service resources it owns, as the Resource Registry would
+    /// say: what its service-owner token may write and read.
+    pub service_owners: BTreeMap<String, ServiceOwnerConfig>,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { listen: "127.0.0.1:8080".into(), jwks: None }
+        ApiConfig { listen: "127.0.0.1:8080".into(), jwks: None, service_owners: BTreeMap::new() }
     }
+}
+
+/// `[api.service_owners.ORGNR]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceOwnerConfig {
+    /// Resource URNs; one ending `*` stands for every resource that starts so
+    /// (`urn:altinn:resource:app_skd_*`).
+    pub resources: Vec<String>,
+}
+
+/// Whether `resource` is one of `patterns` (a pattern ending `*` matches every resource that
+/// starts with the rest).
+pub fn owns(patterns: &[String], resource: &str) -> bool {
+    patterns.iter().any(|p| match p.strip_suffix('*') {
+        Some(prefix) => resource.starts_with(prefix),
+        None => resource == p,
+    })
 }
 
 /// How `dialogsync run` schedules the work.
@@ -227,6 +248,17 @@ impl Config {
         if let Some(j) = c.api.jwks.as_mut() {
             rel(j);
         }
+        if c.sources.contains_key(crate::store::service::SOURCE) {
+            anyhow::bail!("config {}: `{}` is the service-owner API's own source; give the source another name", path.display(), crate::store::service::SOURCE);
+        }
+        for (org, o) in &c.api.service_owners {
+            if org.len() != 9 || !org.bytes().all(|b| b.is_ascii_digit()) {
+                anyhow::bail!("config {}: api.service_owners.{org}: the key must be a 9-digit organisation number", path.display());
+            }
+            if let Some(bad) = o.resources.iter().find(|r| !r.starts_with("urn:altinn:resource:") || r.trim_end_matches('*').contains('*')) {
+                anyhow::bail!("config {}: api.service_owners.{org}: `{bad}` is not a resource URN (urn:altinn:resource:…, `*` only at the end)", path.display());
+            }
+        }
         for (name, s) in c.sources.iter_mut() {
             if let Some(k) = known(name) {
                 if s.keys.id_field.is_empty() {
@@ -319,6 +351,15 @@ live_overlap = "1m"
 max_failed_ticks = 5
 # Accept pushed CloudEvents (A3 sources) at POST http://ADDR/sources/{source}/events:
 # listen = "127.0.0.1:8480"
+
+[api]
+# `dialogsync serve` (docs/api.md). Tokens are checked against `jwks`; without it, against the
+# development key `dialogsync token` mints with.
+listen = "127.0.0.1:8080"
+# jwks = "/etc/dialogsync/jwks.json"
+# Service owners (organisation number) and the resources they own: what they may write.
+# [api.service_owners.991825827]
+# resources = ["urn:altinn:resource:digdir-*"]
 
 # One section per source: its transformer component and where its records come from.
 [sources.a3-app-instances]

@@ -5,6 +5,7 @@
 use crate::clock;
 use crate::config::Config;
 use crate::scheduler::{watermark, windows};
+use crate::store::service::SOURCE;
 use crate::store::{LogEntry, Store};
 use anyhow::Result;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -15,6 +16,9 @@ use std::fmt::Write;
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub generated_at: String,
+    /// Dialogs service owners wrote through the API (the "dialog services" source), not deleted.
+    pub dialog_services: i64,
+    /// The synchronised sources.
     pub sources: Vec<SourceReport>,
     pub problems: Vec<String>,
     /// Newest day first.
@@ -67,8 +71,11 @@ pub struct ChangelogDay {
     pub entries: Vec<String>,
 }
 
-/// `a2-archived-forms` → `A2 Archived forms`.
+/// `a2-archived-forms` → `A2 Archived forms`; the service-owner API's `Dialog services`.
 pub fn title(source: &str) -> String {
+    if source == SOURCE {
+        return "Dialog services".into();
+    }
     let mut words = source.split('-');
     let first = words.next().unwrap_or_default().to_uppercase();
     let rest: Vec<&str> = words.collect();
@@ -97,7 +104,7 @@ pub async fn report(config: &Config, store: &Store) -> Result<Report> {
     let totals = store.totals().await?;
     let mut names: BTreeSet<String> = config.sources.keys().cloned().collect();
     names.extend(states.keys().cloned());
-    names.extend(totals.keys().cloned());
+    names.extend(totals.keys().filter(|s| *s != SOURCE).cloned());
     let all_windows = store.windows(None).await?;
     let dead = store.dead_letters(None, false).await?;
     let missing = store.missing().await?;
@@ -178,7 +185,8 @@ pub async fn report(config: &Config, store: &Store) -> Result<Report> {
                 .collect(),
         });
     }
-    Ok(Report { generated_at: clock::stamp(), sources, problems, changelog: changelog(&store.changelog().await?) })
+    let dialog_services = totals.get(SOURCE).map_or(0, |t| t.0);
+    Ok(Report { generated_at: clock::stamp(), dialog_services, sources, problems, changelog: changelog(&store.changelog().await?) })
 }
 
 /// Groups the changelog by day, newest first; a source's watermark moves of one day become one
@@ -222,6 +230,8 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(m, "## Status\n");
     let generated = r.generated_at.parse::<DateTime<Utc>>().map(|t| t.format("%d.%m.%Y %H:%M UTC").to_string()).unwrap_or_default();
     let _ = writeln!(m, "Written from the store at {generated}.\n");
+    // Dialog services first, as on Altinn's page.
+    let _ = writeln!(m, "✔ {} — written through the service-owner API, available at once. {} dialogs.\n", title(SOURCE), r.dialog_services);
     for s in &r.sources {
         let mark = if s.ok { "✔" } else { "⚠" };
         let mut line = format!("{mark} {} — live sync {}", s.title, s.live);
@@ -294,5 +304,6 @@ mod tests {
         assert_eq!(title("a2-archived-forms"), "A2 Archived forms");
         assert_eq!(title("a3-app-instances"), "A3 App instances");
         assert_eq!(title("a2-correspondence"), "A2 Correspondence");
+        assert_eq!(title(SOURCE), "Dialog services");
     }
 }

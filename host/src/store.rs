@@ -109,12 +109,25 @@ pub struct DeadLetter {
 pub struct ChangeEvent {
     pub seq: i64,
     pub dialog_id: String,
-    /// created, updated, deleted.
+    /// created, updated, deleted, restored, activity.
     pub kind: String,
     pub source: String,
     pub at: String,
     pub party: Option<String>,
     pub service_resource: Option<String>,
+    /// An activity event's activity: `{activityId, activityType}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
+}
+
+/// Whose change events to read.
+#[derive(Debug, Clone)]
+pub enum Audience {
+    All,
+    /// An end user: the dialogs of these parties.
+    Parties(Vec<String>),
+    /// A service owner: the dialogs of these service resources (`prefix*` for all that start so).
+    Resources(Vec<String>),
 }
 
 /// One page of a historic window, committed with the dialogs it made.
@@ -166,13 +179,37 @@ fn select_in<'a>(prefix: &'a str, source: Option<&'a str>, column: &str, ids: &'
     q
 }
 
-/// Appends a change event.
-async fn event(tx: &mut sqlx::Transaction<'static, Sqlite>, id: &str, kind: &str, source: &str, party: &str, resource: &str, at: &str) -> Result<()> {
-    sqlx::query("INSERT INTO change_events (dialog_id, kind, source, at, party, service_resource) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(id).bind(kind).bind(source).bind(at).bind(party).bind(resource)
+/// Appends a change event; `detail` for an activity event: its id and type.
+#[allow(clippy::too_many_arguments)]
+async fn event(tx: &mut sqlx::Transaction<'static, Sqlite>, id: &str, kind: &str, source: &str, party: &str, resource: &str, at: &str, detail: Option<&serde_json::Value>) -> Result<()> {
+    sqlx::query("INSERT INTO change_events (dialog_id, kind, source, at, party, service_resource, detail) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .bind(id).bind(kind).bind(source).bind(at).bind(party).bind(resource).bind(detail.map(|d| d.to_string()))
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// Activities of `new` that `old` lacks (by id), as `{activityId, activityType}`: each gets its
+/// activity event. Only the activities are read from the documents.
+pub(crate) fn new_activities(old: Option<&str>, new: &str) -> Vec<serde_json::Value> {
+    #[derive(serde::Deserialize, Default)]
+    struct Doc {
+        #[serde(default)]
+        activities: Vec<Activity>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Activity {
+        id: Option<String>,
+        #[serde(rename = "type")]
+        kind: Option<String>,
+    }
+    let read = |d: &str| serde_json::from_str::<Doc>(d).unwrap_or_default().activities;
+    let known: HashSet<Option<String>> = old.map(read).unwrap_or_default().into_iter().map(|a| a.id).collect();
+    read(new)
+        .into_iter()
+        .filter(|a| !known.contains(&a.id))
+        .map(|a| serde_json::json!({ "activityId": a.id, "activityType": a.kind }))
+        .collect()
 }
 
 #[derive(Clone)]
@@ -301,13 +338,15 @@ impl Store {
                 Some(_) => "updated",
             };
             let mut kind = kind;
+            let mut before = stored.as_ref().map(|s| s.3.as_str());
             if let Some((old, _, _, _, party, resource)) = stored.as_ref().filter(|(id, ..)| *id != d.id) {
                 // The element's creation time changed, and with it its id: the old dialog goes.
                 sqlx::query("DELETE FROM dialogs WHERE id = ?").bind(old).execute(&mut *tx).await?;
                 if !c.silent {
-                    event(&mut tx, old, "deleted", source, party, resource, &at).await?;
+                    event(&mut tx, old, "deleted", source, party, resource, &at, None).await?;
                 }
                 kind = "created";
+                before = None;
             }
             sqlx::query(
                 "INSERT INTO dialogs (id, source, source_id, source_version, content_hash, party, service_resource, status, system_label, created_at, updated_at, transformer_hash, projector_hash, document)
@@ -324,7 +363,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             if kind != "unchanged" && !c.silent {
-                event(&mut tx, &d.id, kind, source, &d.party, &d.service_resource, &at).await?;
+                event(&mut tx, &d.id, kind, source, &d.party, &d.service_resource, &at, None).await?;
+                for a in new_activities(before, &d.document) {
+                    event(&mut tx, &d.id, "activity", source, &d.party, &d.service_resource, &at, Some(&a)).await?;
+                }
             }
         }
         for (source_id, version) in &c.deletes {
@@ -342,7 +384,7 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
             for (id, party, resource) in gone.iter().filter(|_| !c.silent) {
-                event(&mut tx, id, "deleted", source, party, resource, &at).await?;
+                event(&mut tx, id, "deleted", source, party, resource, &at, None).await?;
             }
         }
         for id in &c.resolved {
@@ -452,24 +494,14 @@ impl Store {
 
     /// Change events after sequence number `after`, in commit order.
     pub async fn events(&self, after: i64, limit: i64) -> Result<Vec<ChangeEvent>> {
-        self.events_of(None, after, limit).await
+        self.events_of(&Audience::All, after, limit).await
     }
 
-    /// Change events after `after` of dialogs of `parties` (all, when `None`), in commit order.
-    pub async fn events_of(&self, parties: Option<&[String]>, after: i64, limit: i64) -> Result<Vec<ChangeEvent>> {
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT seq, dialog_id, kind, source, at, party, service_resource FROM change_events WHERE seq > ");
+    /// Change events after `after` that `audience` may see, in commit order.
+    pub async fn events_of(&self, audience: &Audience, after: i64, limit: i64) -> Result<Vec<ChangeEvent>> {
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT seq, dialog_id, kind, source, at, party, service_resource, detail FROM change_events WHERE seq > ");
         q.push_bind(after);
-        if let Some(parties) = parties {
-            if parties.is_empty() {
-                return Ok(vec![]);
-            }
-            q.push(" AND party IN (");
-            let mut sep = q.separated(", ");
-            for p in parties {
-                sep.push_bind(p);
-            }
-            q.push(")");
-        }
+        api::push_audience(&mut q, "", audience);
         q.push(" ORDER BY seq LIMIT ").push_bind(limit);
         let rows = q.build().fetch_all(&self.pool).await?;
         Ok(rows
@@ -482,6 +514,7 @@ impl Store {
                 at: r.get(4),
                 party: r.get(5),
                 service_resource: r.get(6),
+                detail: r.get::<Option<String>, _>(7).and_then(|d| serde_json::from_str(&d).ok()),
             })
             .collect())
     }
@@ -519,4 +552,6 @@ mod state;
 pub use state::{LogEntry, Reconciled, SourceState, Window};
 
 mod api;
-pub use api::Search;
+pub use api::{Deleted, Page, Search};
+
+pub mod service;

@@ -5,7 +5,8 @@
 use super::auth::{ENDUSER_SCOPE, Keys};
 use super::problem::Problem;
 use super::ApiState;
-use crate::store::Search;
+use crate::store::{Audience, Deleted, Page, Search};
+use crate::store::service::hash_uuid;
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::header::AUTHORIZATION;
@@ -34,7 +35,12 @@ impl FromRequestParts<Arc<ApiState>> for EndUser {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<ApiState>) -> Result<Self, Problem> {
-        let claims = bearer(parts, &state.keys)?;
+        EndUser::from_claims(bearer(parts, &state.keys)?, state).await
+    }
+}
+
+impl EndUser {
+    pub async fn from_claims(claims: super::auth::Claims, state: &ApiState) -> Result<Self, Problem> {
         if !claims.scope.split_whitespace().any(|s| s == ENDUSER_SCOPE) {
             return Err(Problem::forbidden(format!("the token lacks the scope {ENDUSER_SCOPE}")));
         }
@@ -56,15 +62,23 @@ fn one_of(field: &str, v: &str, allowed: &[&str]) -> Result<String, Problem> {
     allowed.iter().find(|a| a.eq_ignore_ascii_case(v)).map(|a| a.to_string()).ok_or_else(|| Problem::invalid(field, format!("`{v}` is not one of {}", allowed.join(", "))))
 }
 
-/// `GET /api/v1/enduser/dialogs`: newest updated first, paged by a continuation token that
-/// reads from the snapshot the search took when it began.
-pub async fn search(State(state): State<Arc<ApiState>>, user: EndUser, RawQuery(query): RawQuery) -> Result<Json<Value>, Problem> {
-    let mut s = Search::default();
-    let (mut limit, mut token, mut asked_parties) = (100i64, None::<String>, Vec::new());
+/// What a search asks for (the end-user and service-owner searches take the same parameters)
+/// and which of its pages.
+pub struct SearchQuery {
+    pub search: Search,
+    pub limit: i64,
+    pub token: Option<String>,
+}
+
+/// A search's query parameters; only `audience`'s dialogs are ever found. `deleted`
+/// (Exclude, Include, Only) is for service owners: end users never see deleted dialogs.
+pub fn parse_search(query: Option<String>, audience: Audience, service_owner: bool) -> Result<SearchQuery, Problem> {
+    let mut s = Search::new(audience);
+    let (mut limit, mut token) = (100i64, None::<String>);
     for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         let v = v.into_owned();
         match k.as_ref() {
-            "party" => asked_parties.push(v),
+            "party" => s.parties.push(v),
             "serviceResource" => s.service_resources.push(v),
             "status" => s.statuses.push(one_of("status", &v, STATUSES)?),
             "systemLabel" => s.system_labels.push(one_of("systemLabel", &v, LABELS)?),
@@ -74,6 +88,13 @@ pub async fn search(State(state): State<Arc<ApiState>>, user: EndUser, RawQuery(
             "updatedBefore" => s.updated_before = Some(instant("updatedBefore", &v)?),
             "search" if v.trim().chars().count() >= 3 => s.text = Some(v.trim().to_string()),
             "search" => return Err(Problem::invalid("search", "at least 3 characters")),
+            "deleted" if service_owner => {
+                s.deleted = match one_of("deleted", &v, &["Exclude", "Include", "Only"])?.as_str() {
+                    "Include" => Deleted::Include,
+                    "Only" => Deleted::Only,
+                    _ => Deleted::Exclude,
+                }
+            }
             "limit" => {
                 limit = v.parse().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| Problem::invalid("limit", "a number from 1 to 1000"))?;
             }
@@ -81,23 +102,27 @@ pub async fn search(State(state): State<Arc<ApiState>>, user: EndUser, RawQuery(
             _ => {}
         }
     }
-    // Only parties the caller may represent, whatever was asked for.
-    s.parties = if asked_parties.is_empty() { user.parties.clone() } else { asked_parties.into_iter().filter(|p| user.parties.contains(p)).collect() };
-    let (snapshot, after) = match token {
+    Ok(SearchQuery { search: s, limit, token })
+}
+
+/// One page of a search, newest updated first, each dialog as `item`. The first page takes
+/// the search's snapshot; the continuation token reads on from it.
+pub async fn run_search(state: &ApiState, q: SearchQuery, caller: &str, item: impl Fn(&Value, &Page) -> Value) -> Result<Json<Value>, Problem> {
+    let (snapshot, after) = match q.token {
         Some(t) => {
             let (snap, pos) = t.rsplit_once('.').ok_or_else(|| Problem::invalid("continuationToken", "not a token this server gave"))?;
             let pos: i64 = pos.parse().map_err(|_| Problem::invalid("continuationToken", "not a token this server gave"))?;
             (snap.to_string(), pos)
         }
         None => {
-            let snap = crate::runtime::sha256_hex(format!("{}/{}/{}", user.pid, crate::clock::micros(), super::next_id()).as_bytes())[..24].to_string();
-            state.store.begin_search(&snap, &s).await?;
+            let snap = crate::runtime::sha256_hex(format!("{caller}/{}/{}", crate::clock::micros(), super::next_id()).as_bytes())[..24].to_string();
+            state.store.begin_search(&snap, &q.search).await?;
             (snap, 0)
         }
     };
-    let (page, more) = state.store.search_page(&snapshot, after, limit, &user.parties).await?;
+    let (page, more) = state.store.search_page(&snapshot, after, q.limit, &q.search.audience, q.search.deleted).await?;
     let last = page.last().map(|(p, _)| *p);
-    let items: Vec<Value> = page.iter().filter_map(|(_, d)| serde_json::from_str(d).ok()).map(|d: Value| list_item(&d)).collect();
+    let items: Vec<Value> = page.iter().filter_map(|(_, p)| serde_json::from_str(&p.document).ok().map(|d: Value| item(&d, p))).collect();
     let mut body = json!({ "items": items, "hasNextPage": more, "orderBy": "updatedat_desc,id_desc" });
     if let (true, Some(last)) = (more, last) {
         body["continuationToken"] = format!("{snapshot}.{last}").into();
@@ -105,13 +130,23 @@ pub async fn search(State(state): State<Arc<ApiState>>, user: EndUser, RawQuery(
     Ok(Json(body))
 }
 
+/// `GET /api/v1/enduser/dialogs`: the dialogs of the parties the caller may represent.
+pub async fn search(State(state): State<Arc<ApiState>>, user: EndUser, RawQuery(query): RawQuery) -> Result<Json<Value>, Problem> {
+    let q = parse_search(query, Audience::Parties(user.parties.clone()), false)?;
+    run_search(&state, q, &user.pid, |d, _| list_item(d)).await
+}
+
 /// `GET /api/v1/enduser/dialogs/{id}`; 404 for a dialog of a party the caller may not
-/// represent, as for one that does not exist (its existence is not revealed).
+/// represent, as for one that does not exist (its existence is not revealed); 410 for one its
+/// service owner deleted.
 pub async fn get(State(state): State<Arc<ApiState>>, user: EndUser, Path(id): Path<String>) -> Result<Json<Value>, Problem> {
-    match state.store.dialog_with_party(&id).await? {
-        Some((doc, party)) if user.parties.contains(&party) => {
-            let doc: Value = serde_json::from_str(&doc).map_err(Problem::internal)?;
-            Ok(Json(details(&doc)))
+    match state.store.stored(&id).await? {
+        Some(s) if user.parties.contains(&s.party) => {
+            if s.deleted_at.is_some() {
+                return Err(Problem::gone(format!("dialog {id} was deleted by its service owner")));
+            }
+            let doc: Value = serde_json::from_str(&s.document).map_err(Problem::internal)?;
+            Ok(Json(details(&doc, &s.revision)))
         }
         _ => Err(Problem::not_found(format!("no dialog {id}"))),
     }
@@ -155,11 +190,6 @@ fn org(doc: &Value) -> Option<String> {
     r.split('_').next().map(str::to_string)
 }
 
-fn revision(doc: &Value) -> String {
-    let h = crate::runtime::sha256_hex(doc.to_string().as_bytes());
-    format!("{}-{}-4{}-8{}-{}", &h[..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
-}
-
 const CONTENT: &[&str] = &["title", "summary", "senderName", "additionalInfo", "extendedStatus", "mainContentReference"];
 
 fn content(doc: &Value, keys: &[&str]) -> Value {
@@ -195,7 +225,7 @@ fn common(doc: &Value) -> Map<String, Value> {
     m.insert("fromPartyTransmissionsCount".into(), from_party.into());
     m.insert("fromServiceOwnerTransmissionsCount".into(), (transmissions.len() - from_party).into());
     let label = doc["systemLabel"].as_str().unwrap_or("Default");
-    m.insert("endUserContext".into(), json!({ "revision": revision(&json!({ "label": label, "id": doc["id"] })), "systemLabels": [label] }));
+    m.insert("endUserContext".into(), json!({ "revision": hash_uuid(&format!("{}/{label}", doc["id"])), "systemLabels": [label] }));
     m.insert("seenSinceLastUpdate".into(), json!([]));
     m.insert("seenSinceLastContentUpdate".into(), json!([]));
     m
@@ -213,9 +243,9 @@ pub fn list_item(doc: &Value) -> Value {
 }
 
 /// A stored document as Dialogporten's end-user `Dialog`.
-pub fn details(doc: &Value) -> Value {
+pub fn details(doc: &Value, revision: &str) -> Value {
     let mut m = common(doc);
-    m.insert("revision".into(), revision(doc).into());
+    m.insert("revision".into(), revision.into());
     m.insert("content".into(), content(doc, CONTENT));
     if let Some(e) = doc.get("expiresAt").filter(|v| !v.is_null()) {
         m.insert("expiresAt".into(), e.clone());

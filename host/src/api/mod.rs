@@ -3,6 +3,8 @@
 //!
 //! - `GET /api/v1/enduser/dialogs`, `/dialogs/{id}`, `/parties` (enduser.rs), bearer tokens
 //!   (auth.rs), errors as problem+json (problem.rs);
+//! - `/api/v1/serviceowner/dialogs…`: the "dialog services" source; service owners write dialogs
+//!   of their own resources (serviceowner.rs);
 //! - `GET /api/v1/events` and `/api/v1/events/stream` (server-sent events): every change as a
 //!   CloudEvent, in order (events.rs);
 //! - `GET /status`: the status report as a web page; `GET /metrics` (Prometheus, metrics.rs);
@@ -13,6 +15,7 @@ pub mod enduser;
 pub mod events;
 pub mod metrics;
 pub mod problem;
+pub mod serviceowner;
 
 use crate::config::Config;
 use crate::store::Store;
@@ -20,8 +23,8 @@ use anyhow::{Context, Result};
 use axum::Router;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse};
-use axum::routing::get;
-use std::sync::Arc;
+use axum::routing::{get, post, put};
+use std::sync::{Arc, LazyLock};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct ApiState {
@@ -30,8 +33,16 @@ pub struct ApiState {
     pub config: Config,
 }
 
-/// The API's own OpenAPI document (the subset of Dialogporten's it serves).
-pub const OPENAPI: &str = include_str!("openapi.json");
+/// The API's own OpenAPI document (the subset of Dialogporten's it serves), with Dialogporten's
+/// service-owner request schemas merged in.
+pub static OPENAPI: LazyLock<String> = LazyLock::new(|| {
+    let mut doc: serde_json::Value = serde_json::from_str(include_str!("openapi.json")).expect("openapi.json is JSON");
+    let so: serde_json::Value = serde_json::from_str(serviceowner::SCHEMAS).expect("embedded schemas are JSON");
+    for (name, schema) in so["components"]["schemas"].as_object().into_iter().flatten() {
+        doc["components"]["schemas"][name] = schema.clone();
+    }
+    doc.to_string()
+});
 
 static IDS: AtomicU64 = AtomicU64::new(0);
 
@@ -45,10 +56,15 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/status", get(status_page))
         .route("/metrics", get(metrics::metrics))
-        .route("/openapi.json", get(|| async { ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI) }))
+        .route("/openapi.json", get(|| async { ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI.as_str()) }))
         .route("/api/v1/enduser/dialogs", get(enduser::search))
         .route("/api/v1/enduser/dialogs/{id}", get(enduser::get))
         .route("/api/v1/enduser/parties", get(enduser::parties))
+        .route("/api/v1/serviceowner/dialogs", get(serviceowner::search).post(serviceowner::create))
+        .route("/api/v1/serviceowner/dialogs/{id}", get(serviceowner::get).put(serviceowner::update).delete(serviceowner::delete))
+        .route("/api/v1/serviceowner/dialogs/{id}/actions/restore", post(serviceowner::restore))
+        .route("/api/v1/serviceowner/dialogs/{id}/activities", post(serviceowner::create_activity))
+        .route("/api/v1/serviceowner/dialogs/{id}/endusercontext/systemlabels", put(serviceowner::set_system_labels))
         .route("/api/v1/events", get(events::list))
         .route("/api/v1/events/stream", get(events::stream))
         .with_state(state)

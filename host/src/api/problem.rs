@@ -6,18 +6,23 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::collections::BTreeMap;
 
+const VALIDATION: &str = "One or more validation errors occurred.";
+
 #[derive(Debug)]
 pub struct Problem {
     pub status: StatusCode,
-    pub title: String,
+    pub title: &'static str,
     pub detail: Option<String>,
     /// Field path → messages.
     pub errors: BTreeMap<String, Vec<String>>,
+    /// More members of the body (a 409's existing `dialogId`), and a `Location` header for it.
+    pub extensions: serde_json::Map<String, serde_json::Value>,
+    pub location: Option<String>,
 }
 
 impl Problem {
-    pub fn new(status: StatusCode, title: impl Into<String>) -> Problem {
-        Problem { status, title: title.into(), detail: None, errors: BTreeMap::new() }
+    pub fn new(status: StatusCode, title: &'static str) -> Problem {
+        Problem { status, title, detail: None, errors: BTreeMap::new(), extensions: Default::default(), location: None }
     }
 
     pub fn detail(mut self, d: impl Into<String>) -> Problem {
@@ -39,9 +44,37 @@ impl Problem {
 
     /// One or more invalid fields (400, as Dialogporten answers bad query parameters).
     pub fn invalid(field: &str, message: impl Into<String>) -> Problem {
-        let mut p = Problem::new(StatusCode::BAD_REQUEST, "One or more validation errors occurred.");
-        p.errors.insert(field.into(), vec![message.into()]);
-        p
+        Problem::new(StatusCode::BAD_REQUEST, VALIDATION).field(field, message)
+    }
+
+    /// Validation errors, each `field: message` (validate.rs, schema checks): 400.
+    pub fn invalid_all(errors: impl IntoIterator<Item = String>) -> Problem {
+        errors.into_iter().fold(Problem::new(StatusCode::BAD_REQUEST, VALIDATION), |p, e| match e.split_once(": ") {
+            Some((field, message)) => p.field(field, message),
+            None => p.field("", e),
+        })
+    }
+
+    /// A request the schema allows that the dialog's state refuses (Dialogporten's domain errors).
+    pub fn unprocessable(field: &str, message: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "Unprocessable Entity").field(field, message)
+    }
+
+    fn field(mut self, field: &str, message: impl Into<String>) -> Problem {
+        self.errors.entry(field.to_string()).or_default().push(message.into());
+        self
+    }
+
+    pub fn conflict(d: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::CONFLICT, "Conflict").detail(d)
+    }
+
+    pub fn gone(d: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::GONE, "Gone").detail(d)
+    }
+
+    pub fn precondition_failed(d: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::PRECONDITION_FAILED, "Precondition Failed").detail(d)
     }
 
     pub fn internal(e: impl std::fmt::Display) -> Problem {
@@ -69,6 +102,13 @@ impl IntoResponse for Problem {
         if !self.errors.is_empty() {
             body["errors"] = json!(self.errors);
         }
-        (self.status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
+        for (k, v) in self.extensions {
+            body[k] = v;
+        }
+        let mut r = (self.status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response();
+        if let Some(l) = self.location.and_then(|l| header::HeaderValue::from_str(&l).ok()) {
+            r.headers_mut().insert(header::LOCATION, l);
+        }
+        r
     }
 }

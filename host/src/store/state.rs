@@ -293,7 +293,7 @@ impl Store {
     /// Per source: dialogs, and records waiting for a party with the party ids.
     pub async fn totals(&self) -> Result<BTreeMap<String, (i64, i64, Vec<String>)>> {
         let mut out: BTreeMap<String, (i64, i64, Vec<String>)> = BTreeMap::new();
-        for r in sqlx::query("SELECT source, COUNT(*) FROM dialogs GROUP BY source").fetch_all(&self.pool).await? {
+        for r in sqlx::query("SELECT source, COUNT(*) FROM dialogs WHERE deleted_at IS NULL GROUP BY source").fetch_all(&self.pool).await? {
             out.entry(r.get(0)).or_default().0 = r.get(1);
         }
         // A record waits while its newest staged version waits.

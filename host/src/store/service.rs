@@ -1,0 +1,168 @@
+//! What the service-owner API writes: dialogs of the "dialog services" source, with revisions
+//! (`If-Match`), idempotent keys, soft deletion and restore. Each write commits its change
+//! events with it, and checks inside its transaction that the dialog is still the revision the
+//! write was computed from, so two concurrent writers can never both win.
+
+use super::{Result, Store, event, new_activities, now};
+use sqlx::Row;
+
+/// The source name of dialogs written through the service-owner API.
+pub const SOURCE: &str = "dialog-services";
+
+/// A stored dialog as the service-owner API sees it.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub id: String,
+    pub source: String,
+    pub document: String,
+    pub party: String,
+    pub service_resource: String,
+    /// The stored revision, or one derived from the document (migrated dialogs).
+    pub revision: String,
+    pub deleted_at: Option<String>,
+    pub idempotent_key: Option<String>,
+    pub source_version: i64,
+}
+
+/// What a write does to the dialog's lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Create,
+    Update,
+    Delete,
+    Restore,
+}
+
+/// One service-owner write: the dialog's new columns and document.
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub row: super::DialogRow,
+    pub revision: String,
+    /// The revision the write was computed from (none: a create).
+    pub based_on: Option<String>,
+    pub change: Change,
+    /// Creates: the organisation and its idempotent key.
+    pub owner_org: Option<String>,
+    pub idempotent_key: Option<String>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Written {
+    Done,
+    /// Someone else wrote the dialog since `based_on`: nothing was written.
+    Stale,
+    /// A create whose idempotent key (or id) is taken: the dialog that has it.
+    Exists { id: String, by_key: bool },
+}
+
+/// A UUID made of the hash of `text`: revisions of migrated dialogs (which carry no stored
+/// one) are those of their documents; event ids those of their sequence numbers.
+pub fn hash_uuid(text: &str) -> String {
+    let h = sha2::Sha256::digest(text.as_bytes());
+    uuid::Builder::from_random_bytes(h[..16].try_into().expect("16 bytes")).into_uuid().to_string()
+}
+use sha2::Digest;
+
+impl Store {
+    /// One dialog with its revision and lifecycle.
+    pub async fn stored(&self, id: &str) -> Result<Option<Stored>> {
+        let row = sqlx::query("SELECT id, source, document, party, service_resource, revision, deleted_at, idempotent_key, source_version FROM dialogs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| {
+            let document: String = r.get(2);
+            Stored {
+                id: r.get(0),
+                source: r.get(1),
+                revision: r.get::<Option<String>, _>(5).unwrap_or_else(|| hash_uuid(&document)),
+                document,
+                party: r.get(3),
+                service_resource: r.get(4),
+                deleted_at: r.get(6),
+                idempotent_key: r.get(7),
+                source_version: r.get(8),
+            }
+        }))
+    }
+
+    /// The dialog `org` created with idempotent key `key`, if any.
+    pub async fn by_idempotent_key(&self, org: &str, key: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT id FROM dialogs WHERE owner_org = ? AND idempotent_key = ?").bind(org).bind(key).fetch_optional(&self.pool).await?)
+    }
+
+    /// Commits one service-owner write and its change events.
+    pub async fn service_write(&self, w: &Write) -> Result<Written> {
+        let at = now();
+        let d = &w.row;
+        let mut tx = self.write().await?;
+        let old_document: Option<String> = match &w.based_on {
+            None => {
+                if let (Some(org), Some(key)) = (&w.owner_org, &w.idempotent_key) {
+                    let taken: Option<String> = sqlx::query_scalar("SELECT id FROM dialogs WHERE owner_org = ? AND idempotent_key = ?")
+                        .bind(org).bind(key)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if let Some(id) = taken {
+                        return Ok(Written::Exists { id, by_key: true });
+                    }
+                }
+                if sqlx::query("SELECT 1 FROM dialogs WHERE id = ?").bind(&d.id).fetch_optional(&mut *tx).await?.is_some() {
+                    return Ok(Written::Exists { id: d.id.clone(), by_key: false });
+                }
+                sqlx::query(
+                    "INSERT INTO dialogs (id, source, source_id, source_version, content_hash, party, service_resource, status, system_label, created_at, updated_at,
+                                          transformer_hash, projector_hash, document, revision, owner_org, idempotent_key)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&d.id).bind(SOURCE).bind(&d.source_id).bind(d.source_version).bind(&d.content_hash).bind(&d.party)
+                .bind(&d.service_resource).bind(&d.status).bind(&d.system_label).bind(d.created_at).bind(d.updated_at)
+                .bind(&d.transformer_hash).bind(&d.projector_hash).bind(&d.document).bind(&w.revision).bind(&w.owner_org).bind(&w.idempotent_key)
+                .execute(&mut *tx)
+                .await?;
+                None
+            }
+            Some(based_on) => {
+                let row = sqlx::query("SELECT revision, document FROM dialogs WHERE id = ?").bind(&d.id).fetch_optional(&mut *tx).await?;
+                let Some(row) = row else { return Ok(Written::Stale) };
+                let document: String = row.get(1);
+                let revision = row.get::<Option<String>, _>(0).unwrap_or_else(|| hash_uuid(&document));
+                if revision != *based_on {
+                    return Ok(Written::Stale);
+                }
+                let deleted = match w.change {
+                    Change::Delete => Some(at.clone()),
+                    _ => None,
+                };
+                sqlx::query(
+                    "UPDATE dialogs SET source_version = ?, content_hash = ?, status = ?, system_label = ?, updated_at = ?, document = ?, revision = ?, deleted_at = ?
+                     WHERE id = ?",
+                )
+                .bind(d.source_version).bind(&d.content_hash).bind(&d.status).bind(&d.system_label).bind(d.updated_at)
+                .bind(&d.document).bind(&w.revision).bind(deleted).bind(&d.id)
+                .execute(&mut *tx)
+                .await?;
+                Some(document)
+            }
+        };
+        let kind = match w.change {
+            Change::Create => "created",
+            Change::Update => "updated",
+            Change::Delete => "deleted",
+            Change::Restore => "restored",
+        };
+        // A deletion's own activity (DialogDeleted) comes before the deletion.
+        let activities = new_activities(old_document.as_deref(), &d.document);
+        if w.change != Change::Delete {
+            event(&mut tx, &d.id, kind, SOURCE, &d.party, &d.service_resource, &at, None).await?;
+        }
+        for a in &activities {
+            event(&mut tx, &d.id, "activity", SOURCE, &d.party, &d.service_resource, &at, Some(a)).await?;
+        }
+        if w.change == Change::Delete {
+            event(&mut tx, &d.id, kind, SOURCE, &d.party, &d.service_resource, &at, None).await?;
+        }
+        tx.commit().await?;
+        Ok(Written::Done)
+    }
+}
