@@ -1,8 +1,22 @@
 #!/usr/bin/env bash
 # Every test: builds the components (the end-to-end, sandbox and golden tests run the real
-# .wasm files), then the whole workspace's tests.
+# .wasm files), runs the whole workspace's tests on the embedded SQLite store, then the host's
+# tests again on PostgreSQL (a throw-away server on 127.0.0.1, scripts/postgres.sh; installed
+# from Debian's packages when missing and running as root). Without PostgreSQL that second run
+# is skipped, and says so; DIALOGSYNC_TEST_POSTGRES=URL uses a server of your own instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/build-components.sh
 cargo test --workspace "$@"
+
+if [ -n "${DIALOGSYNC_TEST_POSTGRES:-}" ]; then
+  echo "== the host's tests again, on PostgreSQL at $DIALOGSYNC_TEST_POSTGRES"
+  cargo test -p dialogsync --tests "$@"
+elif url=$(scripts/postgres.sh start); then
+  trap 'scripts/postgres.sh stop' EXIT
+  echo "== the host's tests again, on PostgreSQL at $url"
+  DIALOGSYNC_TEST_POSTGRES=$url cargo test -p dialogsync --tests "$@"
+else
+  echo "SKIPPED the PostgreSQL run: no PostgreSQL server could be started (see above)"
+fi

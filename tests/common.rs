@@ -28,6 +28,22 @@ pub fn shared_altinn(test: &str) -> Option<PathBuf> {
     }
 }
 
+/// The store a test uses: SQLite in its folder, or a fresh database on the PostgreSQL server
+/// `DIALOGSYNC_TEST_POSTGRES` names (`scripts/test.sh` runs the store's tests once on each).
+pub fn store_url(dir: &Path) -> String {
+    match std::env::var("DIALOGSYNC_TEST_POSTGRES") {
+        Ok(server) if !server.is_empty() => {
+            static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let name = format!("t{}_{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+            let out = Command::new("psql").args([server.as_str(), "-qc", &format!("CREATE DATABASE {name}")]).output().expect("psql");
+            assert!(out.status.success(), "creating {name}: {}", String::from_utf8_lossy(&out.stderr));
+            let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
+            format!("{base}/{name}")
+        }
+        _ => format!("sqlite://{}", dir.join("store.db").display()),
+    }
+}
+
 /// Reads a JSON file, allowing a BOM.
 pub fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -54,9 +70,9 @@ impl Env {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("dialogsync.toml");
         let text = format!(
-            "store = \"sqlite://{db}\"\ncache_dir = \"{cache}\"\nprojector = \"{projector}\"\n[limits]\n{limits}\n\
+            "store = \"{db}\"\ncache_dir = \"{cache}\"\nprojector = \"{projector}\"\n[limits]\n{limits}\n\
              [sources.{source}]\ncomponent = \"{transformer}\"\nid_field = \"{id_field}\"\nversion_fields = {versions:?}\n",
-            db = dir.path().join("store.db").display(),
+            db = store_url(dir.path()),
             cache = root().join("target/test-component-cache").display(),
             projector = component("dialog-projector").display(),
             transformer = component(transformer).display(),
@@ -191,8 +207,8 @@ pub fn run_env(sim: &Sim, sources: &[(&str, PathBuf)], back_to: &str, sync: &str
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("dialogsync.toml");
     let mut text = format!(
-        "store = \"sqlite://{db}\"\ncache_dir = \"{cache}\"\nprojector = \"{projector}\"\n[sync]\n{sync}\n",
-        db = dir.path().join("store.db").display(),
+        "store = \"{db}\"\ncache_dir = \"{cache}\"\nprojector = \"{projector}\"\n[sync]\n{sync}\n",
+        db = store_url(dir.path()),
         cache = root().join("target/test-component-cache").display(),
         projector = component("dialog-projector").display(),
     );

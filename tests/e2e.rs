@@ -218,7 +218,7 @@ fn one_off_run_needs_no_config_file() {
     let input = dir.path().join("in");
     std::fs::create_dir(&input).unwrap();
     std::fs::write(input.join("one.json"), instance(7, "one-off").to_string()).unwrap();
-    let store = format!("sqlite://{}", dir.path().join("s.db").display());
+    let store = common::store_url(dir.path());
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dialogsync"))
         .current_dir(common::root())
         .args(["--store", &store, "backfill", "--source", "a3-app-instances", "--input", input.to_str().unwrap()])

@@ -322,7 +322,7 @@ async fn a_window_and_a_tick_in_either_order_leave_the_newest_version() {
             sc.component = component("a3-app-instances");
             sc
         });
-        let store = dialogsync::store::Store::open(&format!("sqlite://{}", dir.path().join("s.db").display())).await.unwrap();
+        let store = dialogsync::store::Store::open(&common::store_url(dir.path())).await.unwrap();
         let runtime = dialogsync::runtime::Runtime::new(config.limits.clone(), &config.cache_dir).unwrap();
         let window = dialogsync::sync::Pipeline::load(&config, &runtime, &store, "a3-app-instances", Historic).unwrap();
         let tick = window.with_mode(Live);

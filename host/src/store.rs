@@ -1,16 +1,20 @@
-//! The store: sqlx on SQLite (the embedded default), migrations embedded in the binary.
+//! The store: sqlx over SQLite (the embedded default) or PostgreSQL (where several hosts share
+//! the work), chosen by the URL; each backend has its own migrations, embedded in the binary.
+//! The SQL is written once for both (`$N` parameters, portable functions); the few places the
+//! dialects differ are the fragments below ([`Store::list`], [`Store::pairs`]…).
+//!
 //! Each batch of the pipeline is committed by [`Store::commit`] in one transaction: staged
-//! records, dialogs, change events, dead letters and the checkpoint together.
+//! records, dialogs, change events, dead letters and the checkpoint together, as multi-row
+//! statements.
 
 use serde::Serialize;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor, Row};
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("store URL `{0}` is not supported (use sqlite://FILE)")]
+    #[error("store URL `{0}` is not supported (use sqlite://FILE or postgres://…)")]
     Url(String),
     #[error("opening store {url}: {source}")]
     Open { url: String, source: sqlx::Error },
@@ -164,30 +168,52 @@ pub struct Commit {
     pub checkpoint: Option<(String, String)>,
 }
 
-/// `PREFIX [source = ? AND] COLUMN IN (?, …)`, binding each id.
-fn select_in<'a>(prefix: &'a str, source: Option<&'a str>, column: &str, ids: &'a [String]) -> QueryBuilder<Sqlite> {
-    let mut q = QueryBuilder::new(prefix);
-    if let Some(source) = source {
-        q.push(" source = ").push_bind(source).push(" AND");
-    }
-    q.push(format_args!(" {column} IN ("));
-    let mut sep = q.separated(", ");
-    for id in ids {
-        sep.push_bind(id);
-    }
-    q.push(")");
-    q
+/// Which database the store is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
 }
 
-/// Appends a change event; `detail` for an activity event: its id and type.
-#[allow(clippy::too_many_arguments)]
-async fn event(tx: &mut sqlx::Transaction<'static, Sqlite>, id: &str, kind: &str, source: &str, party: &str, resource: &str, at: &str, detail: Option<&serde_json::Value>) -> Result<()> {
-    sqlx::query("INSERT INTO change_events (dialog_id, kind, source, at, party, service_resource, detail) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        .bind(id).bind(kind).bind(source).bind(at).bind(party).bind(resource).bind(detail.map(|d| d.to_string()))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// A change event to append.
+pub(crate) struct NewEvent {
+    pub dialog_id: String,
+    pub kind: &'static str,
+    pub party: String,
+    pub service_resource: String,
+    pub detail: Option<serde_json::Value>,
 }
+
+/// A JSON array of strings, bound as one parameter and read back by [`Store::list`].
+pub(crate) fn json_list<S: AsRef<str>>(items: &[S]) -> String {
+    serde_json::Value::from(items.iter().map(|s| s.as_ref()).collect::<Vec<_>>()).to_string()
+}
+
+/// `($1, $2, …), ($k, …)`: placeholders for `rows` rows of `columns` values, from `$first`.
+pub(crate) fn values(rows: usize, columns: usize, first: usize) -> String {
+    let row = |r: usize| format!("({})", (0..columns).map(|c| format!("${}", first + r * columns + c)).collect::<Vec<_>>().join(", "));
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+}
+
+/// SQL assembled from this module's fixed text and dialect fragments, never from input (every
+/// value is bound), which is what sqlx asks to be asserted of a query that is not a literal.
+pub(crate) fn safe(sql: String) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(sql)
+}
+
+/// The last of `items` for each key, in their order: a multi-row upsert may name a row once
+/// (PostgreSQL refuses to update one row twice in a statement), and the last one is what
+/// writing them one by one would have left.
+fn last_per_key<'a, T, K: Eq + std::hash::Hash>(items: impl IntoIterator<Item = &'a T>, key: impl Fn(&T) -> K) -> Vec<&'a T> {
+    let items: Vec<&T> = items.into_iter().collect();
+    let last: HashMap<K, usize> = items.iter().enumerate().map(|(i, t)| (key(t), i)).collect();
+    items.iter().enumerate().filter(|(i, t)| last[&key(t)] == *i).map(|(_, t)| *t).collect()
+}
+
+/// Rows per multi-row statement: well under both databases' parameter limits.
+const CHUNK: usize = 200;
 
 /// Activities of `new` that `old` lacks (by id), as `{activityId, activityType}`: each gets its
 /// activity event. Only the activities are read from the documents.
@@ -214,29 +240,31 @@ pub(crate) fn new_activities(old: Option<&str>, new: &str) -> Vec<serde_json::Va
 
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
 }
 
 use crate::clock::stamp as now;
 
 impl Store {
-    /// Opens (creating if needed) and migrates the store at `url`.
+    /// Opens (creating if needed) and migrates the store at `url`: `sqlite://FILE` or
+    /// `postgres://USER@HOST/DB`.
     pub async fn open(url: &str) -> Result<Store> {
-        if !url.starts_with("sqlite:") {
-            return Err(StoreError::Url(url.into()));
-        }
+        sqlx::any::install_default_drivers();
         let open = |source| StoreError::Open { url: url.into(), source };
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(open)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(std::time::Duration::from_secs(30));
+        if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = AnyPoolOptions::new().max_connections(8).connect(url).await.map_err(open)?;
+            // sqlx's migrator takes PostgreSQL's advisory lock: hosts starting together take turns.
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            return Ok(Store { pool, backend: Backend::Postgres });
+        }
+        let Some(rest) = url.strip_prefix("sqlite:") else { return Err(StoreError::Url(url.into())) };
+        let file = rest.trim_start_matches("//");
+        let file = file.split('?').next().unwrap_or(file);
+        let in_memory = file.starts_with(':') || file.is_empty();
         // Two processes starting on one new file (a host, an operator's command) would both
         // switch it to WAL and apply the same migrations: a lock file beside it takes turns.
-        let file = url.trim_start_matches("sqlite:").trim_start_matches("//");
-        let file = file.split('?').next().unwrap_or(file);
-        let lock = match file.starts_with(':') || file.is_empty() {
+        let lock = match in_memory {
             true => None,
             false => {
                 let path = format!("{file}.lock");
@@ -245,16 +273,103 @@ impl Store {
                 Some(f)
             }
         };
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(open)?;
+        let url = match (in_memory, url.contains("mode=")) {
+            (false, false) => format!("{url}{}mode=rwc", if url.contains('?') { "&" } else { "?" }),
+            _ => url.to_string(),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(4)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA busy_timeout = 30000").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .map_err(open)?;
+        if !in_memory {
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+        }
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         drop(lock);
-        Ok(Store { pool })
+        Ok(Store { pool, backend: Backend::Sqlite })
     }
 
-    /// A write transaction that takes the write lock at once (`BEGIN IMMEDIATE`), so a
-    /// concurrent writer makes it wait (busy timeout) instead of failing at its first write.
-    pub(crate) async fn write(&self) -> Result<sqlx::Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A write transaction that serializes with every other writer of `key` (a source): SQLite
+    /// takes its one write lock at once (`BEGIN IMMEDIATE`, so a concurrent writer waits instead
+    /// of failing at its first write); PostgreSQL a transaction-scoped advisory lock on the key,
+    /// so hosts sharing a database never interleave two writes of one source's dialogs.
+    pub(crate) async fn write(&self, key: &str) -> Result<Tx> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS l").bind(key).execute(&mut *tx).await?;
+                tx
+            }
+        })
+    }
+
+    /// A table of one text column, `value`, from the JSON array bound as `$n` ([`json_list`]).
+    pub(crate) fn list(&self, n: usize) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("json_each(${n})"),
+            Backend::Postgres => format!("jsonb_array_elements_text(CAST(${n} AS jsonb)) AS j(value)"),
+        }
+    }
+
+    /// A table of two text columns, `a` and `b`, from a JSON array of pairs bound as `$n`.
+    pub(crate) fn pairs(&self, n: usize) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("(SELECT json_extract(value, '$[0]') AS a, json_extract(value, '$[1]') AS b FROM json_each(${n}))"),
+            Backend::Postgres => format!("(SELECT x ->> 0 AS a, x ->> 1 AS b FROM jsonb_array_elements(CAST(${n} AS jsonb)) AS x)"),
+        }
+    }
+
+    /// Whether text `a` contains text `b`.
+    pub(crate) fn contains(&self, a: &str, b: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("instr({a}, {b}) > 0"),
+            Backend::Postgres => format!("strpos({a}, {b}) > 0"),
+        }
+    }
+
+    /// The member `key` of the JSON document in column `doc`, as text.
+    pub(crate) fn json_member(&self, doc: &str, key: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("json_extract({doc}, '$.{key}')"),
+            Backend::Postgres => format!("(CAST({doc} AS jsonb) ->> '{key}')"),
+        }
+    }
+
+    /// Appends change events in commit order. Their sequence numbers come from one counter row,
+    /// taken last in the transaction and held to its commit: events become visible in
+    /// sequence order, so a reader resuming after N never misses one committed later below N.
+    pub(crate) async fn append_events(&self, tx: &mut Tx, source: &str, at: &str, events: &[NewEvent]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let last: i64 = sqlx::query_scalar("UPDATE counters SET value = value + $1 WHERE name = 'events' RETURNING value")
+            .bind(events.len() as i64)
+            .fetch_one(&mut **tx)
+            .await?;
+        let mut seq = last - events.len() as i64;
+        for chunk in events.chunks(CHUNK) {
+            let sql = format!("INSERT INTO change_events (seq, dialog_id, kind, source, at, party, service_resource, detail) VALUES {}", values(chunk.len(), 8, 1));
+            let mut q = sqlx::query(safe(sql));
+            for e in chunk {
+                seq += 1;
+                q = q.bind(seq).bind(&e.dialog_id).bind(e.kind).bind(source).bind(at).bind(&e.party).bind(&e.service_resource).bind(e.detail.as_ref().map(|d| d.to_string()));
+            }
+            q.execute(&mut **tx).await?;
+        }
+        Ok(())
     }
 
     /// Which of `(source_id, content_hash)` are already staged with a final outcome.
@@ -262,14 +377,13 @@ impl Store {
         if keys.is_empty() {
             return Ok(HashSet::new());
         }
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT source_id, content_hash FROM raw_records WHERE outcome IN ('migrated', 'unchanged', 'skipped') AND source = ");
-        q.push_bind(source).push(" AND (source_id, content_hash) IN (");
-        let mut sep = q.separated(", ");
-        for (id, hash) in keys {
-            sep.push("(").push_bind_unseparated(id).push_unseparated(", ").push_bind_unseparated(hash).push_unseparated(")");
-        }
-        q.push(")");
-        let rows = q.build().fetch_all(&self.pool).await?;
+        let sql = format!(
+            "SELECT r.source_id, r.content_hash FROM raw_records r JOIN {} k ON r.source_id = k.a AND r.content_hash = k.b
+             WHERE r.source = $1 AND r.outcome IN ('migrated', 'unchanged', 'skipped')",
+            self.pairs(2)
+        );
+        let pairs = serde_json::to_string(keys).expect("pairs");
+        let rows = sqlx::query(safe(sql)).bind(source).bind(pairs).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
@@ -278,7 +392,8 @@ impl Store {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let rows = select_in("SELECT party_id, urn FROM parties WHERE", None, "party_id", ids).build().fetch_all(&self.pool).await?;
+        let sql = format!("SELECT party_id, urn FROM parties WHERE party_id IN (SELECT value FROM {})", self.list(1));
+        let rows = sqlx::query(safe(sql)).bind(json_list(ids)).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
@@ -287,8 +402,8 @@ impl Store {
         if source_ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let sql = "SELECT source_id, id, source_version, content_hash, document FROM dialogs WHERE";
-        let rows = select_in(sql, Some(source), "source_id", source_ids).build().fetch_all(&self.pool).await?;
+        let sql = format!("SELECT source_id, id, source_version, content_hash, document FROM dialogs WHERE source = $1 AND source_id IN (SELECT value FROM {})", self.list(2));
+        let rows = sqlx::query(safe(sql)).bind(source).bind(json_list(source_ids)).fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
             .map(|r| (r.get(0), Current { id: r.get(1), source_version: r.get(2), content_hash: r.get(3), document: r.get(4) }))
@@ -300,106 +415,68 @@ impl Store {
         if source_ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let sql = "SELECT source_id, source_version FROM tombstones WHERE";
-        let rows = select_in(sql, Some(source), "source_id", source_ids).build().fetch_all(&self.pool).await?;
+        let sql = format!("SELECT source_id, source_version FROM tombstones WHERE source = $1 AND source_id IN (SELECT value FROM {})", self.list(2));
+        let rows = sqlx::query(safe(sql)).bind(source).bind(json_list(source_ids)).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     /// Writes one batch in one transaction.
     pub async fn commit(&self, source: &str, c: &Commit) -> Result<()> {
         let at = now();
-        let mut tx = self.write().await?;
-        for s in &c.staged {
-            let r = &s.record;
-            sqlx::query(
+        let mut tx = self.write(source).await?;
+        let staged = last_per_key(&c.staged, |s| (s.record.source_id.clone(), s.content_hash.clone()));
+        for chunk in staged.chunks(CHUNK) {
+            let sql = format!(
                 "INSERT INTO raw_records (source, source_id, content_hash, source_version, content_type, payload, origin, outcome, reason, waiting_party, dialog_id, first_seen, last_seen, created_day)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 VALUES {}
                  ON CONFLICT (source, source_id, content_hash) DO UPDATE SET
                    origin = excluded.origin, outcome = excluded.outcome, reason = excluded.reason,
                    waiting_party = excluded.waiting_party, dialog_id = excluded.dialog_id, last_seen = excluded.last_seen",
-            )
-            .bind(source).bind(&r.source_id).bind(&s.content_hash).bind(r.version).bind(&r.content_type)
-            .bind(&r.payload).bind(&r.origin).bind(s.outcome.as_str()).bind(&s.reason).bind(&s.waiting_party)
-            .bind(&s.dialog_id).bind(&at).bind(&at).bind(r.created.and_then(crate::clock::day_of).map(|d| d.to_string()))
-            .execute(&mut *tx)
-            .await?;
-        }
-        for d in &c.upserts {
-            let stored: Option<(String, i64, String, String, String, String)> =
-                sqlx::query_as("SELECT id, source_version, content_hash, document, party, service_resource FROM dialogs WHERE source = ? AND source_id = ?")
-                    .bind(source).bind(&d.source_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let kind = match &stored {
-                None => "created",
-                Some((_, v, h, ..)) if (d.source_version, d.content_hash.as_str()) < (*v, h.as_str()) => continue,
-                Some((_, v, h, ..)) if (d.source_version, d.content_hash.as_str()) == (*v, h.as_str()) && !c.replay => continue,
-                Some((id, _, _, doc, ..)) if *id == d.id && *doc == d.document => "unchanged",
-                Some(_) => "updated",
-            };
-            let mut kind = kind;
-            let mut before = stored.as_ref().map(|s| s.3.as_str());
-            if let Some((old, _, _, _, party, resource)) = stored.as_ref().filter(|(id, ..)| *id != d.id) {
-                // The element's creation time changed, and with it its id: the old dialog goes.
-                sqlx::query("DELETE FROM dialogs WHERE id = ?").bind(old).execute(&mut *tx).await?;
-                if !c.silent {
-                    event(&mut tx, old, "deleted", source, party, resource, &at, None).await?;
-                }
-                kind = "created";
-                before = None;
+                values(chunk.len(), 14, 1)
+            );
+            let mut q = sqlx::query(safe(sql));
+            for s in chunk {
+                let r = &s.record;
+                q = q.bind(source).bind(&r.source_id).bind(&s.content_hash).bind(r.version).bind(&r.content_type)
+                    .bind(&r.payload).bind(&r.origin).bind(s.outcome.as_str()).bind(&s.reason).bind(&s.waiting_party)
+                    .bind(&s.dialog_id).bind(&at).bind(&at).bind(r.created.and_then(crate::clock::day_of).map(|d| d.to_string()));
             }
-            sqlx::query(
-                "INSERT INTO dialogs (id, source, source_id, source_version, content_hash, party, service_resource, status, system_label, created_at, updated_at, transformer_hash, projector_hash, document)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (id) DO UPDATE SET
-                   source_version = excluded.source_version, content_hash = excluded.content_hash, party = excluded.party,
-                   service_resource = excluded.service_resource, status = excluded.status, system_label = excluded.system_label,
-                   created_at = excluded.created_at, updated_at = excluded.updated_at, transformer_hash = excluded.transformer_hash,
-                   projector_hash = excluded.projector_hash, document = excluded.document",
-            )
-            .bind(&d.id).bind(source).bind(&d.source_id).bind(d.source_version).bind(&d.content_hash).bind(&d.party)
-            .bind(&d.service_resource).bind(&d.status).bind(&d.system_label).bind(d.created_at).bind(d.updated_at)
-            .bind(&d.transformer_hash).bind(&d.projector_hash).bind(&d.document)
-            .execute(&mut *tx)
-            .await?;
-            if kind != "unchanged" && !c.silent {
-                event(&mut tx, &d.id, kind, source, &d.party, &d.service_resource, &at, None).await?;
-                for a in new_activities(before, &d.document) {
-                    event(&mut tx, &d.id, "activity", source, &d.party, &d.service_resource, &at, Some(&a)).await?;
-                }
-            }
+            q.execute(&mut *tx).await?;
         }
+        let mut events = Vec::new();
+        self.upsert_dialogs(&mut tx, source, c, &mut events).await?;
         for (source_id, version) in &c.deletes {
             sqlx::query(
-                "INSERT INTO tombstones (source, source_id, source_version, at) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (source, source_id) DO UPDATE SET source_version = MAX(source_version, excluded.source_version)",
+                "INSERT INTO tombstones (source, source_id, source_version, at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (source, source_id) DO UPDATE SET source_version =
+                   CASE WHEN excluded.source_version > tombstones.source_version THEN excluded.source_version ELSE tombstones.source_version END",
             )
             .bind(source).bind(source_id).bind(version).bind(&at)
             .execute(&mut *tx)
             .await?;
             let gone: Vec<(String, String, String)> = sqlx::query_as(
-                "DELETE FROM dialogs WHERE id IN (SELECT dialog_id FROM raw_records WHERE source = ? AND source_id = ? AND dialog_id IS NOT NULL) RETURNING id, party, service_resource",
+                "DELETE FROM dialogs WHERE id IN (SELECT dialog_id FROM raw_records WHERE source = $1 AND source_id = $2 AND dialog_id IS NOT NULL) RETURNING id, party, service_resource",
             )
             .bind(source).bind(source_id)
             .fetch_all(&mut *tx)
             .await?;
-            for (id, party, resource) in gone.iter().filter(|_| !c.silent) {
-                event(&mut tx, id, "deleted", source, party, resource, &at, None).await?;
-            }
+            events.extend(gone.into_iter().map(|(dialog_id, party, service_resource)| NewEvent { dialog_id, kind: "deleted", party, service_resource, detail: None }));
         }
-        for id in &c.resolved {
-            sqlx::query("DELETE FROM dead_letters WHERE source = ? AND source_id = ?").bind(source).bind(id).execute(&mut *tx).await?;
+        if !c.resolved.is_empty() {
+            let sql = format!("DELETE FROM dead_letters WHERE source = $1 AND source_id IN (SELECT value FROM {})", self.list(2));
+            sqlx::query(safe(sql)).bind(source).bind(json_list(&c.resolved)).execute(&mut *tx).await?;
         }
-        for origin in &c.read_ok {
-            sqlx::query("DELETE FROM dead_letters WHERE source = ? AND phase = 'read' AND (record_key = ? OR origin = ?)")
-                .bind(source).bind(origin).bind(origin)
-                .execute(&mut *tx)
-                .await?;
+        if !c.read_ok.is_empty() {
+            let sql = format!(
+                "DELETE FROM dead_letters WHERE source = $1 AND phase = 'read' AND (record_key IN (SELECT value FROM {l}) OR origin IN (SELECT value FROM {l}))",
+                l = self.list(2)
+            );
+            sqlx::query(safe(sql)).bind(source).bind(json_list(&c.read_ok)).execute(&mut *tx).await?;
         }
         for d in &c.dead {
             sqlx::query(
                 "INSERT INTO dead_letters (source, record_key, source_id, origin, phase, component, error, payload, first_seen, last_seen)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                  ON CONFLICT (source, record_key) DO UPDATE SET
                    origin = excluded.origin, phase = excluded.phase, component = excluded.component, error = excluded.error,
                    payload = excluded.payload, attempts = dead_letters.attempts + 1, last_seen = excluded.last_seen",
@@ -411,7 +488,7 @@ impl Store {
         }
         if let Some((name, value)) = &c.checkpoint {
             sqlx::query(
-                "INSERT INTO checkpoints (source, name, value, updated_at) VALUES (?, ?, ?, ?)
+                "INSERT INTO checkpoints (source, name, value, updated_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (source, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
             )
             .bind(source).bind(name).bind(value).bind(&at)
@@ -423,12 +500,12 @@ impl Store {
             let (state, completed) = if w.next_url.is_none() { ("done", Some(&at)) } else { ("running", None) };
             sqlx::query(
                 "INSERT INTO windows (source, first_day, last_day, state, next_url, pages, fetched, migrated, unchanged, skipped, waiting, dead, started_at, completed_at)
-                 VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
+                 VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12, $13)
                  ON CONFLICT (source, first_day) DO UPDATE SET
-                   state = excluded.state, next_url = excluded.next_url, pages = pages + 1,
-                   fetched = fetched + excluded.fetched, migrated = migrated + excluded.migrated,
-                   unchanged = unchanged + excluded.unchanged, skipped = skipped + excluded.skipped,
-                   waiting = waiting + excluded.waiting, dead = dead + excluded.dead, completed_at = excluded.completed_at",
+                   state = excluded.state, next_url = excluded.next_url, pages = windows.pages + 1,
+                   fetched = windows.fetched + excluded.fetched, migrated = windows.migrated + excluded.migrated,
+                   unchanged = windows.unchanged + excluded.unchanged, skipped = windows.skipped + excluded.skipped,
+                   waiting = windows.waiting + excluded.waiting, dead = windows.dead + excluded.dead, completed_at = excluded.completed_at",
             )
             .bind(source).bind(&w.first_day).bind(&w.last_day).bind(state).bind(&w.next_url)
             .bind(n.fetched as i64).bind(n.migrated as i64).bind(n.unchanged as i64).bind(n.skipped as i64)
@@ -436,7 +513,79 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        if !c.silent {
+            self.append_events(&mut tx, source, &at, &events).await?;
+        }
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// The batch's dialogs, where newer than what is stored (read inside the transaction, so a
+    /// concurrent writer can never let an older version win), as one read and multi-row writes.
+    async fn upsert_dialogs(&self, tx: &mut Tx, source: &str, c: &Commit, events: &mut Vec<NewEvent>) -> Result<()> {
+        if c.upserts.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = c.upserts.iter().map(|d| d.source_id.as_str()).collect();
+        let sql = format!(
+            "SELECT source_id, id, source_version, content_hash, document, party, service_resource FROM dialogs WHERE source = $1 AND source_id IN (SELECT value FROM {})",
+            self.list(2)
+        );
+        let rows = sqlx::query(safe(sql)).bind(source).bind(json_list(&ids)).fetch_all(&mut **tx).await?;
+        // source id → (id, version, hash, document, party, resource), updated as the batch goes.
+        let mut stored: HashMap<String, (String, i64, String, String, String, String)> =
+            rows.iter().map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6)))).collect();
+        let (mut gone, mut write): (Vec<String>, Vec<&DialogRow>) = (Vec::new(), Vec::new());
+        for d in &c.upserts {
+            let before = stored.get(&d.source_id);
+            let kind = match before {
+                None => "created",
+                Some((_, v, h, ..)) if (d.source_version, d.content_hash.as_str()) < (*v, h.as_str()) => continue,
+                Some((_, v, h, ..)) if (d.source_version, d.content_hash.as_str()) == (*v, h.as_str()) && !c.replay => continue,
+                Some((id, _, _, doc, ..)) if *id == d.id && *doc == d.document => "unchanged",
+                Some((id, ..)) if *id != d.id => "created",
+                Some(_) => "updated",
+            };
+            let mut old_document = before.map(|b| b.3.as_str());
+            if let Some((old, _, _, _, party, resource)) = before.filter(|b| b.0 != d.id) {
+                // The element's creation time changed, and with it its id: the old dialog goes.
+                gone.push(old.clone());
+                events.push(NewEvent { dialog_id: old.clone(), kind: "deleted", party: party.clone(), service_resource: resource.clone(), detail: None });
+                old_document = None;
+            }
+            if kind != "unchanged" {
+                events.push(NewEvent { dialog_id: d.id.clone(), kind, party: d.party.clone(), service_resource: d.service_resource.clone(), detail: None });
+                for a in new_activities(old_document, &d.document) {
+                    events.push(NewEvent { dialog_id: d.id.clone(), kind: "activity", party: d.party.clone(), service_resource: d.service_resource.clone(), detail: Some(a) });
+                }
+            }
+            stored.insert(d.source_id.clone(), (d.id.clone(), d.source_version, d.content_hash.clone(), d.document.clone(), d.party.clone(), d.service_resource.clone()));
+            write.push(d);
+        }
+        if !gone.is_empty() {
+            let sql = format!("DELETE FROM dialogs WHERE id IN (SELECT value FROM {})", self.list(1));
+            sqlx::query(safe(sql)).bind(json_list(&gone)).execute(&mut **tx).await?;
+        }
+        let write = last_per_key(write, |d| d.id.clone());
+        for chunk in write.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO dialogs (id, source, source_id, source_version, content_hash, party, service_resource, status, system_label, created_at, updated_at, transformer_hash, projector_hash, document)
+                 VALUES {}
+                 ON CONFLICT (id) DO UPDATE SET
+                   source_version = excluded.source_version, content_hash = excluded.content_hash, party = excluded.party,
+                   service_resource = excluded.service_resource, status = excluded.status, system_label = excluded.system_label,
+                   created_at = excluded.created_at, updated_at = excluded.updated_at, transformer_hash = excluded.transformer_hash,
+                   projector_hash = excluded.projector_hash, document = excluded.document",
+                values(chunk.len(), 14, 1)
+            );
+            let mut q = sqlx::query(safe(sql));
+            for d in chunk {
+                q = q.bind(&d.id).bind(source).bind(&d.source_id).bind(d.source_version).bind(&d.content_hash).bind(&d.party)
+                    .bind(&d.service_resource).bind(&d.status).bind(&d.system_label).bind(d.created_at).bind(d.updated_at)
+                    .bind(&d.transformer_hash).bind(&d.projector_hash).bind(&d.document);
+            }
+            q.execute(&mut **tx).await?;
+        }
         Ok(())
     }
 
@@ -447,7 +596,7 @@ impl Store {
 
     /// Adds a dated changelog entry with structured details.
     pub async fn log_data(&self, source: Option<&str>, kind: &str, message: &str, data: Option<serde_json::Value>) -> Result<()> {
-        sqlx::query("INSERT INTO changelog (at, source, kind, message, data) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO changelog (at, source, kind, message, data) VALUES ($1, $2, $3, $4, $5)")
             .bind(now()).bind(source).bind(kind).bind(message).bind(data.map(|d| d.to_string()))
             .execute(&self.pool)
             .await?;
@@ -457,12 +606,18 @@ impl Store {
     /// Replaces or adds register entries; returns how many records were waiting for them.
     pub async fn import_parties(&self, entries: &[(String, String)]) -> Result<u64> {
         let at = now();
-        let mut tx = self.write().await?;
-        for (id, urn) in entries {
-            sqlx::query("INSERT INTO parties (party_id, urn, imported_at) VALUES (?, ?, ?) ON CONFLICT (party_id) DO UPDATE SET urn = excluded.urn, imported_at = excluded.imported_at")
-                .bind(id).bind(urn).bind(&at)
-                .execute(&mut *tx)
-                .await?;
+        let mut tx = self.pool.begin().await?;
+        let entries = last_per_key(entries, |(id, _)| id.clone());
+        for chunk in entries.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO parties (party_id, urn, imported_at) VALUES {} ON CONFLICT (party_id) DO UPDATE SET urn = excluded.urn, imported_at = excluded.imported_at",
+                values(chunk.len(), 3, 1)
+            );
+            let mut q = sqlx::query(safe(sql));
+            for (id, urn) in chunk {
+                q = q.bind(id).bind(urn).bind(&at);
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         let waiting: i64 = sqlx::query_scalar(
@@ -475,21 +630,21 @@ impl Store {
 
     /// One dialog's document.
     pub async fn dialog(&self, id: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT document FROM dialogs WHERE id = ?").bind(id).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT document FROM dialogs WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
     }
 
     /// Documents, newest updated first; `label` finds a dialog by any legacy reference
     /// (a service-owner label such as `urn:altinn:a2:archive-reference:AR12345678`).
     pub async fn search(&self, party: Option<&str>, source: Option<&str>, label: Option<&str>, limit: i64) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT document FROM dialogs WHERE (?1 IS NULL OR party = ?1) AND (?2 IS NULL OR source = ?2)
-               AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(document, '$.serviceOwnerContext.serviceOwnerLabels')
-                                          WHERE lower(json_extract(value, '$.value')) = lower(?3)))
-             ORDER BY updated_at DESC, id DESC LIMIT ?4",
-        )
-        .bind(party).bind(source).bind(label).bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        let labelled = match self.backend {
+            Backend::Sqlite => "EXISTS (SELECT 1 FROM json_each(document, '$.serviceOwnerContext.serviceOwnerLabels') WHERE lower(json_extract(value, '$.value')) = lower($3))",
+            Backend::Postgres => "EXISTS (SELECT 1 FROM jsonb_array_elements(CAST(document AS jsonb) -> 'serviceOwnerContext' -> 'serviceOwnerLabels') AS l WHERE lower(l ->> 'value') = lower($3))",
+        };
+        let sql = format!(
+            "SELECT document FROM dialogs WHERE ($1 IS NULL OR party = $1) AND ($2 IS NULL OR source = $2) AND ($3 IS NULL OR {labelled})
+             ORDER BY updated_at DESC, id DESC LIMIT $4"
+        );
+        Ok(sqlx::query_scalar(safe(sql)).bind(party).bind(source).bind(label).bind(limit).fetch_all(&self.pool).await?)
     }
 
     /// Change events after sequence number `after`, in commit order.
@@ -499,11 +654,11 @@ impl Store {
 
     /// Change events after `after` that `audience` may see, in commit order.
     pub async fn events_of(&self, audience: &Audience, after: i64, limit: i64) -> Result<Vec<ChangeEvent>> {
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT seq, dialog_id, kind, source, at, party, service_resource, detail FROM change_events WHERE seq > ");
-        q.push_bind(after);
-        api::push_audience(&mut q, "", audience);
-        q.push(" ORDER BY seq LIMIT ").push_bind(limit);
-        let rows = q.build().fetch_all(&self.pool).await?;
+        let sql = format!(
+            "SELECT seq, dialog_id, kind, source, at, party, service_resource, detail FROM change_events WHERE seq > $1 {} ORDER BY seq LIMIT $2",
+            self.audience_filter("", audience, 3)
+        );
+        let rows = api::bind_audience(sqlx::query(safe(sql)).bind(after).bind(limit), audience).fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
             .map(|r| ChangeEvent {
@@ -523,8 +678,8 @@ impl Store {
     /// with it (for a retry).
     pub async fn dead_letters(&self, source: Option<&str>, with_payload: bool) -> Result<Vec<DeadLetter>> {
         let rows = sqlx::query(
-            "SELECT id, source, record_key, source_id, origin, phase, component, error, attempts, CASE WHEN ?2 THEN payload END FROM dead_letters
-             WHERE (?1 IS NULL OR source = ?1) AND (NOT ?2 OR payload IS NOT NULL) ORDER BY id",
+            "SELECT id, source, record_key, source_id, origin, phase, component, error, attempts, CASE WHEN $2 THEN payload END FROM dead_letters
+             WHERE ($1 IS NULL OR source = $1) AND (NOT $2 OR payload IS NOT NULL) ORDER BY id",
         )
         .bind(source)
         .bind(with_payload)

@@ -1,7 +1,9 @@
 //! What the API reads: grants (who may represent whom) and searches with stable paging.
 
-use super::{Audience, Result, Store, now};
-use sqlx::{QueryBuilder, Row, Sqlite};
+use super::{Audience, Result, Store, json_list, now, safe};
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, Row};
 
 /// A dialog search. Only dialogs `audience` may see are found, whatever else it asks for.
 #[derive(Debug, Clone)]
@@ -57,9 +59,6 @@ impl Search {
     }
 }
 
-/// Most dialogs one search snapshot holds.
-const SNAPSHOT_MAX: i64 = 100_000;
-
 /// A dialog on a search page.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -67,44 +66,40 @@ pub struct Page {
     pub deleted_at: Option<String>,
 }
 
-/// ` AND` the dialogs `audience` may see (columns named with `prefix`); none for an audience
-/// of no parties or resources.
-pub(super) fn push_audience(q: &mut QueryBuilder<Sqlite>, prefix: &str, audience: &Audience) {
-    let list = match audience {
-        Audience::All => return,
-        Audience::Parties(l) | Audience::Resources(l) if l.is_empty() => {
-            q.push(" AND 0");
-            return;
-        }
-        Audience::Parties(parties) => return push_in(q, &format!("{prefix}party"), parties),
-        Audience::Resources(patterns) => patterns,
-    };
-    q.push(" AND (");
-    let mut sep = q.separated(" OR ");
-    for p in list {
-        match p.strip_suffix('*') {
-            Some(start) => sep.push(format_args!("substr({prefix}service_resource, 1, {}) = ", start.len())).push_bind_unseparated(start.to_string()),
-            None => sep.push(format_args!("{prefix}service_resource = ")).push_bind_unseparated(p.clone()),
-        };
-    }
-    q.push(")");
+/// Most dialogs one search snapshot holds.
+const SNAPSHOT_MAX: i64 = 100_000;
+
+/// A JSON list of `values` for a `$n IS NULL OR column IN (list)` filter: NULL for no filter.
+fn filter_list(values: &[String]) -> Option<String> {
+    (!values.is_empty()).then(|| json_list(values))
 }
 
-fn push_in(q: &mut QueryBuilder<Sqlite>, column: &str, values: &[String]) {
-    if values.is_empty() {
-        return;
+/// Binds the audience's list, where [`Store::audience_filter`] asked for one (as the last
+/// parameter).
+pub(super) fn bind_audience<'q>(q: Query<'q, Any, AnyArguments>, audience: &Audience) -> Query<'q, Any, AnyArguments> {
+    match audience {
+        Audience::All => q,
+        Audience::Parties(list) | Audience::Resources(list) => q.bind(json_list(list)),
     }
-    q.push(format_args!(" AND {column} IN ("));
-    let mut sep = q.separated(", ");
-    for v in values {
-        sep.push_bind(v);
-    }
-    q.push(")");
 }
 
 impl Store {
+    /// ` AND` the rows (columns named with `prefix`) `audience` may see, its list bound as `$n`
+    /// ([`bind_audience`]). A resource pattern ending `*` matches every resource that starts so.
+    pub(super) fn audience_filter(&self, prefix: &str, audience: &Audience, n: usize) -> String {
+        let list = self.list(n);
+        match audience {
+            Audience::All => String::new(),
+            Audience::Parties(_) => format!(" AND {prefix}party IN (SELECT value FROM {list})"),
+            Audience::Resources(_) => format!(
+                " AND EXISTS (SELECT 1 FROM {list} WHERE {prefix}service_resource = value
+                   OR (substr(value, length(value), 1) = '*' AND substr({prefix}service_resource, 1, length(value) - 1) = substr(value, 1, length(value) - 1)))"
+            ),
+        }
+    }
+
     pub async fn grant(&self, person: &str, party: &str) -> Result<()> {
-        sqlx::query("INSERT INTO grants (person, party, granted_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+        sqlx::query("INSERT INTO grants (person, party, granted_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(person).bind(party).bind(now())
             .execute(&self.pool)
             .await?;
@@ -113,40 +108,41 @@ impl Store {
 
     /// Parties `person` may represent besides themself.
     pub async fn grants(&self, person: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT party FROM grants WHERE person = ? ORDER BY party").bind(person).fetch_all(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT party FROM grants WHERE person = $1 ORDER BY party").bind(person).fetch_all(&self.pool).await?)
     }
 
     /// Starts a search: snapshots the matching dialog ids, newest updated first, under a new
     /// token. Returns the number of matches.
     pub async fn begin_search(&self, token: &str, s: &Search) -> Result<i64> {
-        let mut tx = self.write().await?;
+        let mut tx = self.pool.begin().await?;
         // Snapshots live an hour; a page asked for later starts a new search.
         let expired = (crate::clock::now() - chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        sqlx::query("DELETE FROM search_snapshots WHERE created_at < ?").bind(expired).execute(&mut *tx).await?;
-        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO search_snapshots (token, position, dialog_id, created_at) SELECT ");
-        q.push_bind(token).push(", ROW_NUMBER() OVER (ORDER BY updated_at DESC, id DESC), id, ").push_bind(now());
-        q.push(" FROM dialogs WHERE 1 = 1");
-        push_audience(&mut q, "", &s.audience);
-        q.push(s.deleted.condition("deleted_at"));
-        push_in(&mut q, "party", &s.parties);
-        push_in(&mut q, "service_resource", &s.service_resources);
-        push_in(&mut q, "status", &s.statuses);
-        push_in(&mut q, "system_label", &s.system_labels);
-        for (column, op, v) in [
-            ("created_at", ">=", s.created_after),
-            ("created_at", "<=", s.created_before),
-            ("updated_at", ">=", s.updated_after),
-            ("updated_at", "<=", s.updated_before),
-        ] {
-            if let Some(v) = v {
-                q.push(format_args!(" AND {column} {op} ")).push_bind(v);
-            }
-        }
-        if let Some(text) = &s.text {
-            q.push(" AND instr(lower(json_extract(document, '$.content')), lower(").push_bind(text.as_str()).push(")) > 0");
-        }
-        q.push(" ORDER BY updated_at DESC, id DESC LIMIT ").push_bind(SNAPSHOT_MAX);
-        let n = q.build().execute(&mut *tx).await?.rows_affected();
+        sqlx::query("DELETE FROM search_snapshots WHERE created_at < $1").bind(expired).execute(&mut *tx).await?;
+        let sql = format!(
+            "INSERT INTO search_snapshots (token, position, dialog_id, created_at)
+             SELECT $1, ROW_NUMBER() OVER (ORDER BY updated_at DESC, id DESC), id, $2 FROM dialogs
+             WHERE ($3 IS NULL OR party IN (SELECT value FROM {l3}))
+               AND ($4 IS NULL OR service_resource IN (SELECT value FROM {l4}))
+               AND ($5 IS NULL OR status IN (SELECT value FROM {l5}))
+               AND ($6 IS NULL OR system_label IN (SELECT value FROM {l6}))
+               AND ($7 IS NULL OR created_at >= $7) AND ($8 IS NULL OR created_at <= $8)
+               AND ($9 IS NULL OR updated_at >= $9) AND ($10 IS NULL OR updated_at <= $10)
+               AND ($11 IS NULL OR {text}) {deleted} {audience}
+             ORDER BY updated_at DESC, id DESC LIMIT $12",
+            l3 = self.list(3),
+            l4 = self.list(4),
+            l5 = self.list(5),
+            l6 = self.list(6),
+            text = self.contains(&format!("lower({})", self.json_member("document", "content")), "lower($11)"),
+            deleted = s.deleted.condition("deleted_at"),
+            audience = self.audience_filter("", &s.audience, 13),
+        );
+        let q = sqlx::query(safe(sql))
+            .bind(token).bind(now())
+            .bind(filter_list(&s.parties)).bind(filter_list(&s.service_resources)).bind(filter_list(&s.statuses)).bind(filter_list(&s.system_labels))
+            .bind(s.created_after).bind(s.created_before).bind(s.updated_after).bind(s.updated_before)
+            .bind(s.text.as_deref()).bind(SNAPSHOT_MAX);
+        let n = bind_audience(q, &s.audience).execute(&mut *tx).await?.rows_affected();
         tx.commit().await?;
         Ok(n as i64)
     }
@@ -154,12 +150,13 @@ impl Store {
     /// One page of a search: at positions after `after`, at most `limit`, the dialogs that
     /// still exist and that `audience` may still see; and whether more follow.
     pub async fn search_page(&self, token: &str, after: i64, limit: i64, audience: &Audience, deleted: Deleted) -> Result<(Vec<(i64, Page)>, bool)> {
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT s.position, d.document, d.deleted_at FROM search_snapshots s JOIN dialogs d ON d.id = s.dialog_id WHERE s.token = ");
-        q.push_bind(token).push(" AND s.position > ").push_bind(after);
-        push_audience(&mut q, "d.", audience);
-        q.push(deleted.condition("d.deleted_at"));
-        q.push(" ORDER BY s.position LIMIT ").push_bind(limit + 1);
-        let rows = q.build().fetch_all(&self.pool).await?;
+        let sql = format!(
+            "SELECT s.position, d.document, d.deleted_at FROM search_snapshots s JOIN dialogs d ON d.id = s.dialog_id
+             WHERE s.token = $1 AND s.position > $2 {} {} ORDER BY s.position LIMIT $3",
+            deleted.condition("d.deleted_at"),
+            self.audience_filter("d.", audience, 4)
+        );
+        let rows = bind_audience(sqlx::query(safe(sql)).bind(token).bind(after).bind(limit + 1), audience).fetch_all(&self.pool).await?;
         let mut page: Vec<(i64, Page)> = rows.iter().map(|r| (r.get(0), Page { document: r.get(1), deleted_at: r.get(2) })).collect();
         let more = page.len() as i64 > limit;
         page.truncate(limit as usize);

@@ -3,7 +3,7 @@
 //! events with it, and checks inside its transaction that the dialog is still the revision the
 //! write was computed from, so two concurrent writers can never both win.
 
-use super::{Result, Store, event, new_activities, now};
+use super::{NewEvent, Result, Store, new_activities, now};
 use sqlx::Row;
 
 /// The source name of dialogs written through the service-owner API.
@@ -66,7 +66,7 @@ use sha2::Digest;
 impl Store {
     /// One dialog with its revision and lifecycle.
     pub async fn stored(&self, id: &str) -> Result<Option<Stored>> {
-        let row = sqlx::query("SELECT id, source, document, party, service_resource, revision, deleted_at, idempotent_key, source_version FROM dialogs WHERE id = ?")
+        let row = sqlx::query("SELECT id, source, document, party, service_resource, revision, deleted_at, idempotent_key, source_version FROM dialogs WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -88,18 +88,18 @@ impl Store {
 
     /// The dialog `org` created with idempotent key `key`, if any.
     pub async fn by_idempotent_key(&self, org: &str, key: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT id FROM dialogs WHERE owner_org = ? AND idempotent_key = ?").bind(org).bind(key).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT id FROM dialogs WHERE owner_org = $1 AND idempotent_key = $2").bind(org).bind(key).fetch_optional(&self.pool).await?)
     }
 
     /// Commits one service-owner write and its change events.
     pub async fn service_write(&self, w: &Write) -> Result<Written> {
         let at = now();
         let d = &w.row;
-        let mut tx = self.write().await?;
+        let mut tx = self.write(SOURCE).await?;
         let old_document: Option<String> = match &w.based_on {
             None => {
                 if let (Some(org), Some(key)) = (&w.owner_org, &w.idempotent_key) {
-                    let taken: Option<String> = sqlx::query_scalar("SELECT id FROM dialogs WHERE owner_org = ? AND idempotent_key = ?")
+                    let taken: Option<String> = sqlx::query_scalar("SELECT id FROM dialogs WHERE owner_org = $1 AND idempotent_key = $2")
                         .bind(org).bind(key)
                         .fetch_optional(&mut *tx)
                         .await?;
@@ -107,13 +107,13 @@ impl Store {
                         return Ok(Written::Exists { id, by_key: true });
                     }
                 }
-                if sqlx::query("SELECT 1 FROM dialogs WHERE id = ?").bind(&d.id).fetch_optional(&mut *tx).await?.is_some() {
+                if sqlx::query("SELECT 1 FROM dialogs WHERE id = $1").bind(&d.id).fetch_optional(&mut *tx).await?.is_some() {
                     return Ok(Written::Exists { id: d.id.clone(), by_key: false });
                 }
                 sqlx::query(
                     "INSERT INTO dialogs (id, source, source_id, source_version, content_hash, party, service_resource, status, system_label, created_at, updated_at,
                                           transformer_hash, projector_hash, document, revision, owner_org, idempotent_key)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
                 )
                 .bind(&d.id).bind(SOURCE).bind(&d.source_id).bind(d.source_version).bind(&d.content_hash).bind(&d.party)
                 .bind(&d.service_resource).bind(&d.status).bind(&d.system_label).bind(d.created_at).bind(d.updated_at)
@@ -123,7 +123,7 @@ impl Store {
                 None
             }
             Some(based_on) => {
-                let row = sqlx::query("SELECT revision, document FROM dialogs WHERE id = ?").bind(&d.id).fetch_optional(&mut *tx).await?;
+                let row = sqlx::query("SELECT revision, document FROM dialogs WHERE id = $1").bind(&d.id).fetch_optional(&mut *tx).await?;
                 let Some(row) = row else { return Ok(Written::Stale) };
                 let document: String = row.get(1);
                 let revision = row.get::<Option<String>, _>(0).unwrap_or_else(|| hash_uuid(&document));
@@ -135,8 +135,8 @@ impl Store {
                     _ => None,
                 };
                 sqlx::query(
-                    "UPDATE dialogs SET source_version = ?, content_hash = ?, status = ?, system_label = ?, updated_at = ?, document = ?, revision = ?, deleted_at = ?
-                     WHERE id = ?",
+                    "UPDATE dialogs SET source_version = $1, content_hash = $2, status = $3, system_label = $4, updated_at = $5, document = $6, revision = $7, deleted_at = $8
+                     WHERE id = $9",
                 )
                 .bind(d.source_version).bind(&d.content_hash).bind(&d.status).bind(&d.system_label).bind(d.updated_at)
                 .bind(&d.document).bind(&w.revision).bind(deleted).bind(&d.id)
@@ -152,16 +152,19 @@ impl Store {
             Change::Restore => "restored",
         };
         // A deletion's own activity (DialogDeleted) comes before the deletion.
-        let activities = new_activities(old_document.as_deref(), &d.document);
-        if w.change != Change::Delete {
-            event(&mut tx, &d.id, kind, SOURCE, &d.party, &d.service_resource, &at, None).await?;
+        let event = |kind: &'static str, detail: Option<serde_json::Value>| NewEvent {
+            dialog_id: d.id.clone(),
+            kind,
+            party: d.party.clone(),
+            service_resource: d.service_resource.clone(),
+            detail,
+        };
+        let mut events: Vec<NewEvent> = new_activities(old_document.as_deref(), &d.document).into_iter().map(|a| event("activity", Some(a))).collect();
+        match w.change {
+            Change::Delete => events.push(event(kind, None)),
+            _ => events.insert(0, event(kind, None)),
         }
-        for a in &activities {
-            event(&mut tx, &d.id, "activity", SOURCE, &d.party, &d.service_resource, &at, Some(a)).await?;
-        }
-        if w.change == Change::Delete {
-            event(&mut tx, &d.id, kind, SOURCE, &d.party, &d.service_resource, &at, None).await?;
-        }
+        self.append_events(&mut tx, SOURCE, &at, &events).await?;
         tx.commit().await?;
         Ok(Written::Done)
     }

@@ -1,13 +1,13 @@
 //! The sync engine's bookkeeping: source states, live cursors, historic windows, the
 //! changelog, reconciliation, and what replay and retry read back.
 
-use super::{Result, Store, now, select_in};
+use super::{Result, Store, json_list, now, safe};
 use crate::sources::RawRecord;
 use serde::Serialize;
 use sqlx::Row;
 use std::collections::{BTreeMap, HashSet};
 
-fn raw_record(r: &sqlx::sqlite::SqliteRow) -> RawRecord {
+fn raw_record(r: &sqlx::any::AnyRow) -> RawRecord {
     RawRecord {
         source_id: r.get(0),
         version: r.get(1),
@@ -81,7 +81,7 @@ pub struct Reconciled {
 
 impl Store {
     pub async fn source_state(&self, source: &str) -> Result<Option<SourceState>> {
-        Ok(sqlx::query_as("SELECT * FROM source_state WHERE source = ?").bind(source).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_as("SELECT * FROM source_state WHERE source = $1").bind(source).fetch_optional(&self.pool).await?)
     }
 
     pub async fn source_states(&self) -> Result<Vec<SourceState>> {
@@ -90,7 +90,7 @@ impl Store {
 
     /// The source's state, created (running, live from now) the first time it is run.
     pub async fn begin_source(&self, source: &str) -> Result<SourceState> {
-        let inserted = sqlx::query("INSERT INTO source_state (source, state, state_since, live_since) VALUES (?, 'running', ?, ?) ON CONFLICT (source) DO NOTHING")
+        let inserted = sqlx::query("INSERT INTO source_state (source, state, state_since, live_since) VALUES ($1, 'running', $2, $3) ON CONFLICT (source) DO NOTHING")
             .bind(source).bind(now()).bind(crate::clock::micros())
             .execute(&self.pool)
             .await?;
@@ -103,9 +103,9 @@ impl Store {
     /// Pauses or resumes a source; returns false if it already was in that state.
     pub async fn set_state(&self, source: &str, state: &str, reason: Option<&str>) -> Result<bool> {
         let changed = sqlx::query(
-            "INSERT INTO source_state (source, state, reason, state_since, failures) VALUES (?1, ?2, ?3, ?4, 0)
-             ON CONFLICT (source) DO UPDATE SET state = ?2, reason = ?3, state_since = ?4, failures = 0
-             WHERE source_state.state <> ?2 OR source_state.reason IS NOT ?3",
+            "INSERT INTO source_state (source, state, reason, state_since, failures) VALUES ($1, $2, $3, $4, 0)
+             ON CONFLICT (source) DO UPDATE SET state = $2, reason = $3, state_since = $4, failures = 0
+             WHERE source_state.state <> $2 OR source_state.reason IS DISTINCT FROM $3",
         )
         .bind(source).bind(state).bind(reason).bind(now())
         .execute(&self.pool)
@@ -128,10 +128,10 @@ impl Store {
     /// returns the reason when it just did.
     pub async fn tick_finished(&self, source: &str, error: Option<&str>, max_failures: u32, took_ms: i64) -> Result<Option<String>> {
         let at = now();
-        sqlx::query("UPDATE source_state SET last_tick_ms = ? WHERE source = ?").bind(took_ms).bind(source).execute(&self.pool).await?;
+        sqlx::query("UPDATE source_state SET last_tick_ms = $1 WHERE source = $2").bind(took_ms).bind(source).execute(&self.pool).await?;
         match error {
             None => {
-                sqlx::query("UPDATE source_state SET failures = 0, last_error = NULL, last_tick_at = ?2, last_tick_ok_at = ?2 WHERE source = ?1")
+                sqlx::query("UPDATE source_state SET failures = 0, last_error = NULL, last_tick_at = $2, last_tick_ok_at = $2 WHERE source = $1")
                     .bind(source).bind(&at)
                     .execute(&self.pool)
                     .await?;
@@ -139,7 +139,7 @@ impl Store {
             }
             Some(e) => {
                 let failures: i64 = sqlx::query_scalar(
-                    "UPDATE source_state SET failures = failures + 1, last_error = ?2, last_tick_at = ?3 WHERE source = ?1 RETURNING failures",
+                    "UPDATE source_state SET failures = failures + 1, last_error = $2, last_tick_at = $3 WHERE source = $1 RETURNING failures",
                 )
                 .bind(source).bind(e).bind(&at)
                 .fetch_one(&self.pool)
@@ -155,19 +155,19 @@ impl Store {
     }
 
     pub async fn checkpoint(&self, source: &str, name: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT value FROM checkpoints WHERE source = ? AND name = ?").bind(source).bind(name).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT value FROM checkpoints WHERE source = $1 AND name = $2").bind(source).bind(name).fetch_optional(&self.pool).await?)
     }
 
     /// Historic windows, newest first.
     pub async fn windows(&self, source: Option<&str>) -> Result<Vec<Window>> {
-        Ok(sqlx::query_as("SELECT * FROM windows WHERE (?1 IS NULL OR source = ?1) ORDER BY source, first_day DESC")
+        Ok(sqlx::query_as("SELECT * FROM windows WHERE ($1 IS NULL OR source = $1) ORDER BY source, first_day DESC")
             .bind(source)
             .fetch_all(&self.pool)
             .await?)
     }
 
     pub async fn window(&self, source: &str, first_day: &str) -> Result<Option<Window>> {
-        Ok(sqlx::query_as("SELECT * FROM windows WHERE source = ? AND first_day = ?").bind(source).bind(first_day).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_as("SELECT * FROM windows WHERE source = $1 AND first_day = $2").bind(source).bind(first_day).fetch_optional(&self.pool).await?)
     }
 
     /// The whole changelog, oldest first.
@@ -190,7 +190,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT r.created_day, COUNT(DISTINCT r.source_id), COUNT(DISTINCT d.id)
              FROM raw_records r LEFT JOIN dialogs d ON d.id = r.dialog_id
-             WHERE r.source = ? AND r.created_day BETWEEN ? AND ? GROUP BY r.created_day",
+             WHERE r.source = $1 AND r.created_day BETWEEN $2 AND $3 GROUP BY r.created_day",
         )
         .bind(source).bind(from).bind(to)
         .fetch_all(&self.pool)
@@ -200,20 +200,17 @@ impl Store {
 
     /// The ids of `source_ids` that are staged at all.
     pub async fn staged_ids(&self, source: &str, source_ids: &[String]) -> Result<HashSet<String>> {
-        let mut known = HashSet::new();
-        for chunk in source_ids.chunks(500) {
-            let rows = select_in("SELECT DISTINCT source_id FROM raw_records WHERE", Some(source), "source_id", chunk).build().fetch_all(&self.pool).await?;
-            known.extend(rows.iter().map(|r| r.get::<String, _>(0)));
-        }
-        Ok(known)
+        let sql = format!("SELECT DISTINCT source_id FROM raw_records WHERE source = $1 AND source_id IN (SELECT value FROM {})", self.list(2));
+        let rows = sqlx::query(safe(sql)).bind(source).bind(json_list(source_ids)).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
     }
 
     pub async fn save_reconciliation(&self, rows: &[Reconciled]) -> Result<()> {
         let at = now();
-        let mut tx = self.write().await?;
+        let mut tx = self.pool.begin().await?;
         for r in rows {
             sqlx::query(
-                "INSERT INTO reconciliation (source, day, at_source, staged, dialogs, missing_ids, checked_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                "INSERT INTO reconciliation (source, day, at_source, staged, dialogs, missing_ids, checked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (source, day) DO UPDATE SET at_source = excluded.at_source, staged = excluded.staged,
                    dialogs = excluded.dialogs, missing_ids = excluded.missing_ids, checked_at = excluded.checked_at",
             )
@@ -252,7 +249,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT source_id, source_version, payload, content_type, origin, created_day FROM (
                SELECT *, ROW_NUMBER() OVER (PARTITION BY source_id ORDER BY source_version DESC, content_hash DESC) AS n
-               FROM raw_records WHERE source = ? AND created_day BETWEEN ? AND ?)
+               FROM raw_records WHERE source = $1 AND created_day BETWEEN $2 AND $3) AS t
              WHERE n = 1 ORDER BY source_version, source_id",
         )
         .bind(source).bind(from).bind(to)
@@ -267,8 +264,8 @@ impl Store {
         let rows = sqlx::query(
             "SELECT source_id, source_version, payload, content_type, origin, created_day FROM (
                SELECT *, ROW_NUMBER() OVER (PARTITION BY source_id ORDER BY source_version DESC, last_seen DESC) AS n
-               FROM raw_records WHERE source = ?)
-             WHERE n = 1 AND outcome = 'waiting' AND waiting_party IN (SELECT party_id FROM parties) LIMIT ?",
+               FROM raw_records WHERE source = $1) AS t
+             WHERE n = 1 AND outcome = 'waiting' AND waiting_party IN (SELECT party_id FROM parties) LIMIT $2",
         )
         .bind(source).bind(limit)
         .fetch_all(&self.pool)
@@ -298,18 +295,16 @@ impl Store {
         }
         // A record waits while its newest staged version waits.
         let waiting = sqlx::query(
-            "SELECT source, COUNT(*), GROUP_CONCAT(DISTINCT waiting_party) FROM (
+            "SELECT source, waiting_party, COUNT(*) FROM (
                SELECT source, outcome, waiting_party, ROW_NUMBER() OVER (PARTITION BY source, source_id ORDER BY source_version DESC, last_seen DESC) AS n
-               FROM raw_records) WHERE n = 1 AND outcome = 'waiting' GROUP BY source",
+               FROM raw_records) AS t WHERE n = 1 AND outcome = 'waiting' GROUP BY source, waiting_party ORDER BY source, waiting_party",
         )
         .fetch_all(&self.pool)
         .await?;
         for r in waiting {
             let e = out.entry(r.get(0)).or_default();
-            e.1 = r.get(1);
-            let mut ids: Vec<String> = r.get::<Option<String>, _>(2).unwrap_or_default().split(',').map(str::to_string).collect();
-            ids.sort();
-            e.2 = ids;
+            e.1 += r.get::<i64, _>(2);
+            e.2.extend(r.get::<Option<String>, _>(1));
         }
         Ok(out)
     }
