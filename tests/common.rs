@@ -230,12 +230,18 @@ pub struct Host {
 
 impl Host {
     pub fn start(env: &Env, args: &[&str]) -> Host {
+        Host::start_as(env, args, &format!("test-{}", std::process::id()))
+    }
+
+    /// A host named `name` among the hosts sharing the store.
+    pub fn start_as(env: &Env, args: &[&str], name: &str) -> Host {
         let child = Command::new(env!("CARGO_BIN_EXE_dialogsync"))
             .arg("--config")
             .arg(&env.config)
             .arg("run")
             .args(args)
-            .env("DIALOGSYNC_LOG", "error")
+            .env("DIALOGSYNC_LOG", std::env::var("TEST_HOST_LOG").unwrap_or_else(|_| "error".into()))
+            .env("DIALOGSYNC_HOST", name)
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();

@@ -264,6 +264,81 @@ fn a_component_swapped_in_while_running_and_a_replay_correct_exactly_the_wrong_d
 }
 
 #[test]
+fn three_hosts_share_the_work_and_a_killed_hosts_window_is_finished_once_by_another() {
+    let sim = Sim::start(8, &["--days", "12", "--per-day", "8"], &[]);
+    let back_to = days_ago(12);
+    let sources: Vec<(&str, PathBuf)> = all_sources().into_iter().filter(|(s, _)| ["a2-correspondence", "a3-app-instances"].contains(s)).collect();
+    // One record a page, four pages a second per host: a window takes two seconds. A lease
+    // lapses two seconds after its holder's last page.
+    let env = run_env(&sim, &sources, &back_to, "interval = \"1s\"\nlease = \"2s\"", "page_size = 1\nrate_limit = 4");
+    env.ok(&["parties", "import", sim.parties(env.dir.path()).to_str().unwrap()]);
+    let mut hosts: BTreeMap<&str, Host> = ["h1", "h2", "h3"].into_iter().map(|h| (h, Host::start_as(&env, &[], h))).collect();
+
+    // h2 is inside a window: it holds the window's lease, and the window has pages committed
+    // and pages left.
+    let window_of = |s: &Value, host: &str| -> Option<(String, String)> {
+        let leases = s["hosts"].as_array()?.iter().find(|h| h["id"] == host)?["leases"].as_array()?.clone();
+        leases.iter().filter_map(|l| l.as_str()).find_map(|l| {
+            let (source, day) = l.split_once(" window ")?;
+            let w = s["sources"].as_array()?.iter().find(|x| x["source"] == source)?["historic"]["windows"].as_array()?.iter().find(|w| w["first_day"] == day)?.clone();
+            (w["state"] == "running" && w["pages"].as_u64()? > 0).then(|| (source.to_string(), day.to_string()))
+        })
+    };
+    env.wait_for("h2 inside a window", 120, |s| window_of(s, "h2").is_some());
+    hosts.remove("h2").unwrap().kill();
+    let at_kill = env.status();
+    let (cut_source, cut_day) = window_of(&at_kill, "h2").expect("h2 was killed inside a window and still holds its lease");
+    let busy: BTreeSet<String> = at_kill["hosts"].as_array().unwrap().iter().filter(|h| !h["leases"].as_array().unwrap().is_empty()).map(|h| h["id"].as_str().unwrap().to_string()).collect();
+    assert!(busy.len() >= 2, "the hosts share the work: {busy:?}");
+
+    env.wait_for("the whole history, h2's window taken over", 300, history_complete);
+    for (_, h) in hosts {
+        assert!(h.terminate().success());
+    }
+
+    let mut at_source_per_day: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for (source, _) in &sources {
+        let v = verify(&env, source, &back_to);
+        assert_eq!(v["missing"], 0, "{source}: {v:#}");
+        for d in v["days"].as_array().unwrap() {
+            at_source_per_day.insert((source.to_string(), d["day"].as_str().unwrap().to_string()), d["at_source"].as_u64().unwrap());
+        }
+    }
+    // Every window done once: each of its records fetched once, by whichever hosts held it
+    // (a window started over, or worked by two hosts at once, would have fetched some twice).
+    let today = chrono::Utc::now().date_naive().to_string();
+    let status = env.status();
+    let mut windows = 0;
+    for source in status["sources"].as_array().unwrap() {
+        for w in source["historic"]["windows"].as_array().unwrap() {
+            let n = |k: &str| w[k].as_u64().unwrap();
+            assert_eq!(w["state"], "done", "{w}");
+            assert_eq!(n("fetched"), n("migrated") + n("unchanged") + n("skipped") + n("waiting") + n("dead"), "{w}");
+            let key = (source["source"].as_str().unwrap().to_string(), w["first_day"].as_str().unwrap().to_string());
+            if key.1 < today {
+                assert_eq!(Some(n("fetched")), at_source_per_day.get(&key).copied(), "{key:?} fetched each record once: {w}");
+                assert_eq!(n("pages"), n("fetched").max(1), "{key:?}: one page per record, each committed once: {w}");
+            }
+            windows += 1;
+        }
+    }
+    assert_eq!(windows, 2 * 13);
+    assert!(cut_day.as_str() < today.as_str() || at_source_per_day.contains_key(&(cut_source.clone(), cut_day.clone())));
+    // No dialog twice, and no lease left behind by the hosts that stopped cleanly.
+    let dialogs = dialogs_by_id(&env);
+    let staged: u64 = at_source_per_day.values().sum();
+    assert!(dialogs.len() as u64 <= staged && dialogs.len() > 100, "{} dialogs of {staged} records", dialogs.len());
+    let hosts = status["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 3, "{hosts:#?}");
+    for h in hosts {
+        match h["id"].as_str().unwrap() {
+            "h2" => assert!(h["stopped_at"].is_null(), "a killed host never says it stopped"),
+            _ => assert!(h["stopped_at"].is_string() && h["leases"].as_array().unwrap().is_empty(), "{h}"),
+        }
+    }
+}
+
+#[test]
 fn status_page_of_a_known_scenario_matches_its_golden_file() {
     // Everything pinned: the simulator's data (seed), and "now" for every stamp.
     let at = |t: &str| vec![("DIALOGSYNC_NOW", t.to_string())];
@@ -381,4 +456,30 @@ fn verify_lists_what_the_store_lacks_and_repair_fetches_it() {
     assert!(env.dialogs().len() > before);
     assert_eq!(verify(&env, "a3-correspondence", &days_ago(8))["missing"], 0);
     assert!(!env.ok(&["status"]).contains("records missing"), "the problem is gone from the status page");
+}
+
+/// A host whose lease lapsed and was taken over cannot commit the page it was working on:
+/// nothing of it is written, and the new holder's page is.
+#[tokio::test]
+async fn a_page_under_a_lease_another_host_took_is_refused_whole() {
+    use dialogsync::store::{Commit, Fence, Store, StoreError, WindowPage};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&common::store_url(dir.path())).await.unwrap();
+    let lease = "window:2026-01-01";
+    assert!(store.acquire("s", lease, "a", 1).await.unwrap(), "free: a takes it, for a microsecond");
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert!(store.acquire("s", lease, "b", 60_000_000).await.unwrap(), "lapsed: b takes it");
+    assert!(!store.acquire("s", lease, "a", 60_000_000).await.unwrap(), "held by b: a cannot take it back");
+    let page = |holder: &str| Commit {
+        window: Some(WindowPage { first_day: "2026-01-01".into(), last_day: "2026-01-01".into(), next_url: Some("next".into()), counts: Default::default() }),
+        checkpoint: Some(("probe".into(), holder.into())),
+        fence: Some(Fence { name: lease.into(), holder: holder.into(), ttl_micros: 60_000_000 }),
+        ..Commit::default()
+    };
+    let err = store.commit("s", &page("a")).await.unwrap_err();
+    assert!(matches!(err, StoreError::LeaseLost { ref holder, .. } if holder == "a"), "{err}");
+    assert!(store.window("s", "2026-01-01").await.unwrap().is_none() && store.checkpoint("s", "probe").await.unwrap().is_none(), "nothing of a's page");
+    store.commit("s", &page("b")).await.unwrap();
+    assert_eq!(store.window("s", "2026-01-01").await.unwrap().unwrap().pages, 1);
+    assert_eq!(store.checkpoint("s", "probe").await.unwrap().as_deref(), Some("b"));
 }

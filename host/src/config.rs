@@ -110,6 +110,10 @@ pub struct SyncConfig {
     /// Pushed notifications for the same item within this time are applied once.
     #[serde(with = "humantime_serde")]
     pub push_delay: Duration,
+    /// Hosts sharing a store: a historic window's lease lasts this long past its holder's last
+    /// page, then another host takes the window over (a source's live lease: one interval more).
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
 }
 
 impl Default for SyncConfig {
@@ -120,6 +124,7 @@ impl Default for SyncConfig {
             max_failed_ticks: 5,
             listen: None,
             push_delay: Duration::from_millis(200),
+            lease: Duration::from_secs(60),
         }
     }
 }
@@ -351,6 +356,9 @@ live_overlap = "1m"
 max_failed_ticks = 5
 # Accept pushed CloudEvents (A3 sources) at POST http://ADDR/sources/{source}/events:
 # listen = "127.0.0.1:8480"
+# Several hosts on one store (PostgreSQL) share the work by leases: a window whose host has
+# been silent this long is taken over by another.
+lease = "60s"
 
 [api]
 # `dialogsync serve` (docs/api.md). Tokens are checked against `jwks`; without it, against the

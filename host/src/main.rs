@@ -60,6 +60,9 @@ enum Command {
         /// Time between live ticks, e.g. 5m, 30s (overrides `sync.interval`).
         #[arg(long, value_parser = humantime::parse_duration)]
         interval: Option<std::time::Duration>,
+        /// This host's name among the hosts sharing the store (default: HOSTNAME-PID).
+        #[arg(long, env = "DIALOGSYNC_HOST")]
+        host: Option<String>,
     },
     /// Serve the four legacy sources over HTTP from generated data, with changes arriving
     /// over time: a stand-in for Altinn to run the whole pipeline against.
@@ -194,6 +197,29 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Benchmarks: backfill throughput (SQLite, PostgreSQL), WASM vs native, instantiation, a
+    /// live tick of 1,000 changes, peak memory; prints one table (BENCHMARKS.md). Build with
+    /// `--release`.
+    Bench {
+        /// Records in the backfill benchmarks, over the four sources.
+        #[arg(long, default_value_t = 1_000_000)]
+        records: usize,
+        /// A second backfill size whose peak memory is compared with the first (0: skip).
+        #[arg(long, default_value_t = 5_000_000)]
+        memory_records: usize,
+        /// A PostgreSQL server to benchmark too (its database `dialogsync_bench` is replaced).
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Records per source in the WASM-vs-native comparison.
+        #[arg(long, default_value_t = 5_000)]
+        sample: usize,
+        /// Where generated data and stores go (kept: generated data is reused).
+        #[arg(long, default_value = "target/bench")]
+        dir: PathBuf,
+        /// Internal: run one backfill of this data folder and report it as JSON.
+        #[arg(long, hide = true)]
+        child_backfill: Option<PathBuf>,
+    },
     /// Work on components in isolation.
     Component {
         #[command(subcommand)]
@@ -327,10 +353,20 @@ async fn run(cli: Cli) -> Result<()> {
         let options = dialogsync::simulate::Options { seed, days, per_day, today, change_every, push, bad_ratio };
         return dialogsync::simulate::serve(&listen, options).await;
     }
+    if let Command::Bench { records, memory_records, postgres, sample, dir, child_backfill: None } = cli.command {
+        if cfg!(debug_assertions) {
+            eprintln!("warning: a debug build: build with `cargo build --release` for numbers worth recording");
+        }
+        let o = dialogsync::bench::Options { records, memory_records, postgres, sample, dir };
+        let table = dialogsync::bench::run(&config, cli.config.as_deref(), &o).await?;
+        println!("{table}");
+        return Ok(());
+    }
     let store = Store::open(&config.store).await?;
 
     match cli.command {
         Command::Init { .. } | Command::Component { .. } | Command::Generate { .. } | Command::Simulate { .. } | Command::Token { .. } => unreachable!(),
+        Command::Bench { child_backfill: None, .. } => unreachable!(),
         Command::Serve { listen } => {
             let listen = listen.unwrap_or_else(|| config.api.listen.clone());
             dialogsync::api::serve(config, store, &listen).await?;
@@ -341,7 +377,7 @@ async fn run(cli: Cli) -> Result<()> {
             store.grant(&person, &party).await?;
             println!("{person} may represent {party}");
         }
-        Command::Run { once, source, listen, interval } => {
+        Command::Run { once, source, listen, interval, host } => {
             if listen.is_some() {
                 config.sync.listen = listen;
             }
@@ -358,7 +394,7 @@ async fn run(cli: Cli) -> Result<()> {
                 eprintln!("stopping after the pages in flight…");
                 let _ = tx.send(true);
             });
-            dialogsync::scheduler::run(config, store, dialogsync::scheduler::RunOptions { once, sources: source }, rx).await?;
+            dialogsync::scheduler::run(config, store, dialogsync::scheduler::RunOptions { once, sources: source, host: host.unwrap_or_else(dialogsync::scheduler::host_name) }, rx).await?;
         }
         Command::Pause { source, reason } => {
             config.source(&source)?;
@@ -433,6 +469,10 @@ async fn run(cli: Cli) -> Result<()> {
                     println!("  {} dead letters: see `dialogsync dead-letters list`", summary.dead);
                 }
             }
+        }
+        Command::Bench { child_backfill: Some(data), .. } => {
+            let report = dialogsync::bench::child_backfill(&config, &store, &data).await?;
+            println!("{}", serde_json::to_string(&report)?);
         }
         Command::Dialogs { command: DialogsCommand::Get { id } } => {
             let doc = store.dialog(&id).await?.with_context(|| format!("no dialog {id}"))?;

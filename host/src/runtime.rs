@@ -252,6 +252,21 @@ impl Runtime {
         })
     }
 
+    /// Times `n` instantiations of `t` as a batch gets one: a fresh store, an instance from
+    /// the `InstancePre` (the benchmark of `dialogsync bench`).
+    pub fn time_instantiations(&self, t: &Transformer, n: usize) -> Vec<std::time::Duration> {
+        (0..n)
+            .map(|_| {
+                let started = std::time::Instant::now();
+                let mut store = self.store();
+                let instance = t.pre.instantiate(&mut store);
+                let took = started.elapsed();
+                assert!(instance.is_ok(), "the transformer instantiates");
+                took
+            })
+            .collect()
+    }
+
     /// Calls `call` on the whole batch; if it traps, splits the batch in halves (fresh stores)
     /// until the record that traps is alone, so it costs only itself.
     fn bisect<I, O>(

@@ -9,6 +9,11 @@
 //!   window where it stood.
 //! - **Boundaries**: between pages the worker reads the source's state (an operator may pause
 //!   it from another process), picks up changed component files, and stops on SIGINT/SIGTERM.
+//! - **Several hosts, one store**: a host ticks a source only while it holds the source's `live`
+//!   lease, and works a window only while it holds that window's lease; every page it commits
+//!   renews the lease in the same transaction and fails if another host has taken it. A host
+//!   that dies leaves leases that expire (`sync.lease`), and another host picks up its window
+//!   where its last committed page left it (store/lease.rs).
 
 use crate::clock;
 use crate::config::{Config, SourceConfig};
@@ -16,7 +21,7 @@ use crate::runtime::bindings::types::SyncMode;
 use crate::runtime::Runtime;
 use crate::sources::http::{Http, Page};
 use crate::sources::Fetched;
-use crate::store::{Store, WindowPage};
+use crate::store::{Fence, Store, StoreError, WindowPage};
 use crate::sync::{Pipeline, Summary};
 use anyhow::{Context, Result};
 use axum::extract::{Path, State};
@@ -24,7 +29,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{Duration as Days, NaiveDate};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::sync::{Notify, watch};
@@ -36,6 +41,29 @@ pub struct RunOptions {
     pub once: bool,
     /// Sources to run (empty: every configured source).
     pub sources: Vec<String>,
+    /// This host's name in the store's hosts and leases.
+    pub host: String,
+}
+
+/// The default host name: the machine's name and the process id.
+pub fn host_name() -> String {
+    let machine = std::fs::read_to_string("/proc/sys/kernel/hostname").ok().or_else(|| std::env::var("HOSTNAME").ok()).unwrap_or_else(|| "host".into());
+    format!("{}-{}", machine.trim(), std::process::id())
+}
+
+/// What a historic step found.
+enum Historic {
+    /// It committed a page.
+    Worked,
+    /// Windows are left, but other hosts hold them all.
+    Held,
+    /// Every window is done.
+    Done,
+}
+
+/// Whether an error is a lease that passed to another host (not a failure of the source).
+fn lease_lost(e: &anyhow::Error) -> bool {
+    matches!(e.downcast_ref::<StoreError>(), Some(StoreError::LeaseLost { .. }))
 }
 
 /// The historic windows of a source, newest first: `(first day, last day)`.
@@ -112,6 +140,9 @@ struct Worker {
     stamps: [Option<(SystemTime, u64)>; 2],
     pushed: Arc<Pushed>,
     stop: watch::Receiver<bool>,
+    host: Arc<str>,
+    /// The window this host is working, kept until it is done.
+    current: Option<NaiveDate>,
 }
 
 impl Worker {
@@ -165,14 +196,25 @@ impl Worker {
                 continue;
             }
             if Instant::now() >= next_tick {
+                ticked = true;
+                if !self.store.acquire(&self.name, "live", &self.host, self.live_fence().ttl_micros).await? {
+                    tracing::debug!(source = %self.name, "another host ticks this source");
+                    next_tick = Instant::now() + interval;
+                    continue;
+                }
                 let started = Instant::now();
                 let result = self.tick(live_since).await;
                 let took_ms = started.elapsed().as_millis() as i64;
+                // Counted from the tick's end: a tick slower than the interval leaves room for
+                // history.
                 next_tick = Instant::now() + interval;
-                ticked = true;
                 let error = result.as_ref().err().map(|e| format!("{e:#}"));
                 match &result {
                     Ok(s) => tracing::info!(source = %self.name, fetched = s.fetched, migrated = s.migrated, "live tick"),
+                    Err(e) if lease_lost(e) => {
+                        tracing::warn!(source = %self.name, error = %format!("{e:#}"), "live tick stopped: another host ticks this source now");
+                        continue;
+                    }
                     Err(e) => tracing::warn!(source = %self.name, error = %format!("{e:#}"), "live tick failed"),
                 }
                 if let Some(reason) = self.store.tick_finished(&self.name, error.as_deref(), self.config.sync.max_failed_ticks, took_ms).await? {
@@ -181,9 +223,19 @@ impl Worker {
                 continue;
             }
             match self.historic_page(live_since).await {
-                Ok(true) => continue,
-                Ok(false) if once && ticked => break,
-                Ok(false) => {}
+                Ok(Historic::Worked) => continue,
+                Ok(Historic::Done) if once && ticked => break,
+                Ok(Historic::Done) => {}
+                // Windows other hosts hold: look again soon (a dead host's lease expires).
+                Ok(Historic::Held) => {
+                    self.wait(next_tick.min(Instant::now() + poll)).await;
+                    continue;
+                }
+                Err(e) if lease_lost(&e) => {
+                    tracing::warn!(source = %self.name, error = %format!("{e:#}"), "historic page dropped: another host works this window now");
+                    self.current = None;
+                    continue;
+                }
                 Err(e) => {
                     // Retried after the next tick; a source that is down fails its ticks too.
                     tracing::warn!(source = %self.name, error = %format!("{e:#}"), "historic page failed");
@@ -198,6 +250,16 @@ impl Worker {
         Ok(())
     }
 
+    /// The live lease: it must outlast the time between two ticks.
+    fn live_fence(&self) -> Fence {
+        let ttl = self.config.sync.interval + self.config.sync.lease;
+        Fence { name: "live".into(), holder: self.host.to_string(), ttl_micros: ttl.as_micros() as i64 }
+    }
+
+    fn window_fence(&self, first: NaiveDate) -> Fence {
+        Fence { name: format!("window:{first}"), holder: self.host.to_string(), ttl_micros: self.config.sync.lease.as_micros() as i64 }
+    }
+
     /// Live tick: first the records that waited for a party the register has learnt since,
     /// then every page of changes since the cursor, each committed with its cursor.
     async fn tick(&mut self, live_since: i64) -> Result<Summary> {
@@ -206,7 +268,8 @@ impl Worker {
             if ready.is_empty() {
                 break;
             }
-            let (commit, s) = self.pipeline(SyncMode::Historic).prepare(ready.into_iter().map(Ok).collect()).await?;
+            let (mut commit, s) = self.pipeline(SyncMode::Historic).prepare(ready.into_iter().map(Ok).collect()).await?;
+            commit.fence = Some(self.live_fence());
             self.store.commit(&self.name, &commit).await?;
             tracing::info!(source = %self.name, migrated = s.migrated, "records that waited for their party");
             if s.waiting == s.fetched {
@@ -226,6 +289,7 @@ impl Worker {
             cursor = cursor.max(newest.unwrap_or(cursor));
             let (mut commit, s) = self.pipeline(SyncMode::Live).prepare(page.records).await?;
             commit.checkpoint = Some(("live".into(), cursor.to_string()));
+            commit.fence = Some(self.live_fence());
             self.store.commit(&self.name, &commit).await?;
             total.add(&s);
             match page.next {
@@ -236,33 +300,56 @@ impl Worker {
         Ok(total)
     }
 
-    /// One page of the newest unfinished historic window; false when every window is done.
-    async fn historic_page(&mut self, live_since: i64) -> Result<bool> {
-        let Some(back_to) = self.sc.back_to_day(live_since) else { return Ok(false) };
+    /// One page of a historic window: the one this host is working, else the newest
+    /// unfinished one no other host holds.
+    async fn historic_page(&mut self, live_since: i64) -> Result<Historic> {
+        let Some(back_to) = self.sc.back_to_day(live_since) else { return Ok(Historic::Done) };
         let plan = windows(live_since, back_to, self.sc.window_days);
-        let stored: BTreeMap<String, crate::store::Window> =
-            self.store.windows(Some(&self.name)).await?.into_iter().map(|w| (w.first_day.clone(), w)).collect();
-        let done = |first: &NaiveDate| stored.get(&first.to_string()).is_some_and(|w| w.state == "done");
-        let Some(&(first, last)) = plan.iter().find(|(first, _)| !done(first)) else { return Ok(false) };
-        let url = stored.get(&first.to_string()).and_then(|w| w.next_url.clone()).unwrap_or_else(|| self.http.window_url(first, last));
-        let page = self.fetch(url).await?;
-        let (mut commit, counts) = self.pipeline(SyncMode::Historic).prepare(page.records).await?;
-        let finished = page.next.is_none();
-        commit.window = Some(WindowPage { first_day: first.to_string(), last_day: last.to_string(), next_url: page.next, counts });
-        self.store.commit(&self.name, &commit).await?;
-        if finished {
-            let mut done_days: BTreeSet<String> = stored.values().filter(|w| w.state == "done").map(|w| w.first_day.clone()).collect();
-            let before = watermark(&plan, &done_days);
-            done_days.insert(first.to_string());
-            let after = watermark(&plan, &done_days);
-            tracing::info!(source = %self.name, window = %first, "historic window done");
-            if after != before && let Some(to) = after {
-                let message = format!("historic data migrated back to {}", to.format("%d.%m.%Y"));
-                let data = json!({ "from": before.map(|d| d.to_string()), "to": to.to_string(), "complete": to == back_to });
-                self.store.log_data(Some(&self.name), "watermark", &message, Some(data)).await?;
-            }
+        let done: BTreeSet<String> = self.store.windows(Some(&self.name)).await?.into_iter().filter(|w| w.state == "done").map(|w| w.first_day).collect();
+        let mut open: Vec<(NaiveDate, NaiveDate)> = plan.iter().copied().filter(|(first, _)| !done.contains(&first.to_string())).collect();
+        if open.is_empty() {
+            return Ok(Historic::Done);
         }
-        Ok(true)
+        if let Some(i) = self.current.and_then(|c| open.iter().position(|(first, _)| *first == c)) {
+            open[..=i].rotate_right(1);
+        }
+        for (first, last) in open {
+            let fence = self.window_fence(first);
+            if !self.store.acquire(&self.name, &fence.name, &self.host, fence.ttl_micros).await? {
+                continue;
+            }
+            self.current = Some(first);
+            // Read afresh: a host that held the window before may have committed pages since.
+            let stored = self.store.window(&self.name, &first.to_string()).await?;
+            if stored.as_ref().is_some_and(|w| w.state == "done") {
+                self.store.release(&self.name, &fence.name, &self.host).await?;
+                continue;
+            }
+            let url = stored.and_then(|w| w.next_url).unwrap_or_else(|| self.http.window_url(first, last));
+            let page = self.fetch(url).await?;
+            let (mut commit, counts) = self.pipeline(SyncMode::Historic).prepare(page.records).await?;
+            let finished = page.next.is_none();
+            commit.window = Some(WindowPage { first_day: first.to_string(), last_day: last.to_string(), next_url: page.next, counts });
+            commit.fence = Some(fence.clone());
+            self.store.commit(&self.name, &commit).await?;
+            if finished {
+                self.current = None;
+                self.store.release(&self.name, &fence.name, &self.host).await?;
+                tracing::info!(source = %self.name, window = %first, host = %self.host, "historic window done");
+                let mut done_days: BTreeSet<String> =
+                    self.store.windows(Some(&self.name)).await?.into_iter().filter(|w| w.state == "done").map(|w| w.first_day).collect();
+                let after = watermark(&plan, &done_days);
+                done_days.remove(&first.to_string());
+                let before = watermark(&plan, &done_days);
+                if after != before && let Some(to) = after {
+                    let message = format!("historic data migrated back to {}", to.format("%d.%m.%Y"));
+                    let data = json!({ "from": before.map(|d| d.to_string()), "to": to.to_string(), "complete": to == back_to });
+                    self.store.log_data(Some(&self.name), "watermark", &message, Some(data)).await?;
+                }
+            }
+            return Ok(Historic::Worked);
+        }
+        Ok(Historic::Held)
     }
 
     /// Fetches the items pushed events announced (each once, however often announced) and
@@ -354,8 +441,12 @@ pub async fn run(config: Config, store: Store, opts: RunOptions, stop: watch::Re
             store: store.clone(),
             pushed: p,
             stop: stop.clone(),
+            host: opts.host.as_str().into(),
+            current: None,
         });
     }
+    store.register_host(&opts.host).await?;
+    tracing::info!(host = %opts.host, "host registered");
     if let Some(listen) = &config.sync.listen {
         // The same address serves the API (as `dialogsync serve`) and takes pushed events.
         let api = Arc::new(crate::api::ApiState { keys: crate::api::keys(&config)?, store: store.clone(), config: (*config).clone() });
@@ -380,6 +471,7 @@ pub async fn run(config: Config, store: Store, opts: RunOptions, stop: watch::Re
             failed.push(format!("{name}: {e:#}"));
         }
     }
+    store.host_stopped(&opts.host).await?;
     anyhow::ensure!(failed.is_empty(), "{}", failed.join("; "));
     Ok(())
 }

@@ -21,6 +21,8 @@ pub struct Report {
     /// The synchronised sources.
     pub sources: Vec<SourceReport>,
     pub problems: Vec<String>,
+    /// Every host that has run on this store, newest first, with the leases it holds.
+    pub hosts: Vec<HostReport>,
     /// Newest day first.
     pub changelog: Vec<ChangelogDay>,
 }
@@ -56,6 +58,14 @@ pub struct Historic {
     pub windows_total: usize,
     /// Every window begun, newest first, with its counts.
     pub windows: Vec<crate::store::Window>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HostReport {
+    #[serde(flatten)]
+    pub host: crate::store::Host,
+    /// `SOURCE live`, `SOURCE window DAY`.
+    pub leases: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -186,7 +196,17 @@ pub async fn report(config: &Config, store: &Store) -> Result<Report> {
         });
     }
     let dialog_services = totals.get(SOURCE).map_or(0, |t| t.0);
-    Ok(Report { generated_at: clock::stamp(), dialog_services, sources, problems, changelog: changelog(&store.changelog().await?) })
+    let leases = store.leases().await?;
+    let hosts = store
+        .hosts()
+        .await?
+        .into_iter()
+        .map(|host| {
+            let leases = leases.iter().filter(|l| l.holder == host.id).map(|l| format!("{} {}", l.source, l.name.replace(':', " "))).collect();
+            HostReport { host, leases }
+        })
+        .collect();
+    Ok(Report { generated_at: clock::stamp(), dialog_services, hosts, sources, problems, changelog: changelog(&store.changelog().await?) })
 }
 
 /// Groups the changelog by day, newest first; a source's watermark moves of one day become one
@@ -262,6 +282,14 @@ pub fn markdown(r: &Report) -> String {
             None => "none set".into(),
         };
         let _ = writeln!(m, "| {} | {back} | {goal} |", s.title);
+    }
+    let running: Vec<&HostReport> = r.hosts.iter().filter(|h| h.host.stopped_at.is_none()).collect();
+    if !running.is_empty() {
+        let _ = writeln!(m, "\n### Hosts\n");
+        for h in running {
+            let holds = if h.leases.is_empty() { "no leases".to_string() } else { h.leases.join(", ") };
+            let _ = writeln!(m, "- {} (since {}, last seen {}): {holds}", h.host.id, when(&h.host.started_at), when(&h.host.seen_at));
+        }
     }
     let _ = writeln!(m, "\n### Open problems\n");
     if r.problems.is_empty() {

@@ -24,6 +24,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("store: {0}")]
     Query(#[from] sqlx::Error),
+    #[error("{source_name}: lease `{lease}` is no longer {holder}'s (it expired and another host took it); nothing of this page was written")]
+    LeaseLost { source_name: String, lease: String, holder: String },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -166,6 +168,9 @@ pub struct Commit {
     /// Origins and content keys of records read fine this time: their read failures are resolved.
     pub read_ok: Vec<String>,
     pub checkpoint: Option<(String, String)>,
+    /// The lease this work is done under (several hosts): renewed with the commit, which fails
+    /// if another host holds it now.
+    pub fence: Option<lease::Fence>,
 }
 
 /// Which database the store is.
@@ -424,6 +429,9 @@ impl Store {
     pub async fn commit(&self, source: &str, c: &Commit) -> Result<()> {
         let at = now();
         let mut tx = self.write(source).await?;
+        if let Some(f) = &c.fence {
+            self.renew(&mut tx, source, f).await?;
+        }
         let staged = last_per_key(&c.staged, |s| (s.record.source_id.clone(), s.content_hash.clone()));
         for chunk in staged.chunks(CHUNK) {
             let sql = format!(
@@ -710,3 +718,6 @@ mod api;
 pub use api::{Deleted, Page, Search};
 
 pub mod service;
+
+pub mod lease;
+pub use lease::{Fence, Host, Lease};

@@ -1,0 +1,326 @@
+//! `dialogsync bench`: the measurements BENCHMARKS.md records, printed as one table.
+//!
+//! - **Backfill**: generated records of all four sources (the generator's realistic sizes and
+//!   defects) from NDJSON files to committed rows, through the same pipeline `backfill` runs, on
+//!   SQLite and (with `--postgres`) PostgreSQL. Each backfill runs in a child process of its
+//!   own, so its peak resident memory is its own.
+//! - **WASM vs native**: the same transformer and projector logic, compiled natively into this
+//!   binary and as the built components, over the same records in one process.
+//! - **Instantiate**: a fresh store and instance from the transformer's `InstancePre`.
+//! - **Live tick**: 1,000 changed records through the live pipeline and one commit.
+//! - **Memory**: peak resident set of a backfill at `--records` and at `--memory-records`.
+
+use crate::config::Config;
+use crate::runtime::Runtime;
+use crate::runtime::bindings::types::{Party, ProjectionContext, SourceRecord, SyncMode, Transformed};
+use crate::sources::{Fetched, RawRecord, files};
+use crate::store::Store;
+use crate::sync::Pipeline;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub const SOURCES: [&str; 4] = ["a2-archived-forms", "a2-correspondence", "a3-app-instances", "a3-correspondence"];
+
+pub struct Options {
+    /// Records in the backfill benchmarks (spread over the four sources).
+    pub records: usize,
+    /// A second, larger backfill whose peak memory is compared with the first (0: none).
+    pub memory_records: usize,
+    /// A PostgreSQL server (`postgres://USER@HOST:PORT/DB`): its backfill runs in a fresh
+    /// database `dialogsync_bench` there.
+    pub postgres: Option<String>,
+    /// Records per source for the WASM-vs-native comparison.
+    pub sample: usize,
+    /// Where the generated data and the stores go.
+    pub dir: PathBuf,
+}
+
+/// What a backfill child reports.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Backfilled {
+    pub records: u64,
+    pub migrated: u64,
+    pub seconds: f64,
+    pub peak_rss_mib: f64,
+}
+
+/// Generated data for `n` records: `DIR/data-N/SOURCE/SOURCE.ndjson` and its `parties.csv`,
+/// made once and kept.
+fn data(dir: &Path, n: usize) -> Result<PathBuf> {
+    let out = dir.join(format!("data-{n}"));
+    let done = out.join(".complete");
+    if done.exists() {
+        return Ok(out);
+    }
+    for (i, source) in SOURCES.iter().enumerate() {
+        let count = n / SOURCES.len() + usize::from(i < n % SOURCES.len());
+        eprintln!("generating {count} {source} records…");
+        crate::generate::generate(crate::generate::Options {
+            source: source.to_string(),
+            count,
+            from: "2016-01-01".parse()?,
+            to: "2025-12-31".parse()?,
+            seed: 7 + i as u64,
+            bad_ratio: 0.001,
+            out: out.join(source),
+        })?;
+    }
+    std::fs::write(&done, "")?;
+    Ok(out)
+}
+
+/// Peak resident memory of this process so far.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0.0);
+    kib / 1024.0
+}
+
+/// The child's side: backfills every source under `data` into `store`, after importing their
+/// party registers.
+pub async fn child_backfill(config: &Config, store: &Store, data: &Path) -> Result<Backfilled> {
+    for source in SOURCES {
+        let file = data.join(source).join("parties.csv");
+        let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+        store.import_parties(&crate::parties::parse(&file.display().to_string(), &text)?).await?;
+    }
+    let runtime = Runtime::new(config.limits.clone(), &config.cache_dir)?;
+    let started = Instant::now();
+    let (mut records, mut migrated) = (0, 0);
+    for source in SOURCES {
+        let pipeline = Pipeline::load(config, &runtime, store, source, SyncMode::Historic)?;
+        let dir = data.join(source);
+        let input = files::read(&dir, config.source(source)?.keys)?;
+        let s = pipeline.run(input, |_| {}).await?;
+        records += s.fetched;
+        migrated += s.migrated;
+    }
+    Ok(Backfilled { records, migrated, seconds: started.elapsed().as_secs_f64(), peak_rss_mib: peak_rss_mib() })
+}
+
+/// Runs a backfill of `data` into `store` in a child process.
+fn backfill(config_path: Option<&Path>, data: &Path, store: &str) -> Result<Backfilled> {
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    if let Some(c) = config_path {
+        cmd.arg("--config").arg(c);
+    }
+    let out = cmd.args(["--store", store, "bench", "--child-backfill"]).arg(data).stderr(std::process::Stdio::inherit()).output()?;
+    anyhow::ensure!(out.status.success(), "the backfill into {store} failed");
+    serde_json::from_slice(&out.stdout).context("the backfill's report")
+}
+
+/// A fresh database `dialogsync_bench` on the server `url` names; its URL.
+async fn fresh_postgres(url: &str) -> Result<String> {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut admin = sqlx::AnyConnection::connect(url).await.with_context(|| format!("connecting to {url}"))?;
+    sqlx::query("DROP DATABASE IF EXISTS dialogsync_bench").execute(&mut admin).await?;
+    sqlx::query("CREATE DATABASE dialogsync_bench").execute(&mut admin).await?;
+    let base = url.split('?').next().unwrap_or(url);
+    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+    Ok(format!("{base}/dialogsync_bench"))
+}
+
+fn median(mut xs: Vec<Duration>) -> Duration {
+    xs.sort();
+    xs[xs.len() / 2]
+}
+
+fn percentile(mut xs: Vec<Duration>, p: f64) -> Duration {
+    xs.sort();
+    xs[((xs.len() as f64 * p).ceil() as usize).clamp(1, xs.len()) - 1]
+}
+
+/// The first `n` readable records of a source's generated file.
+fn sample(config: &Config, data: &Path, source: &str, n: usize) -> Result<Vec<RawRecord>> {
+    let dir = data.join(source);
+    Ok(files::read(&dir, config.source(source)?.keys)?.filter_map(Fetched::ok).take(n).collect())
+}
+
+/// Any party id resolved to one organisation, on both sides alike (the register is the host's).
+const BENCH_PARTY: &str = "urn:altinn:organization:identifier-no:910000001";
+
+/// Seconds for transform + project of `records`: the built components through the runtime.
+fn wasm_pass(runtime: &Runtime, config: &Config, source: &str, records: &[RawRecord], now: i64) -> Result<f64> {
+    let t = runtime.load_transformer(&config.source(source)?.component)?;
+    let p = runtime.load_projector(&config.projector)?;
+    let inputs: Vec<SourceRecord> = records.iter().map(|r| SourceRecord { source_id: r.source_id.clone(), source_version: r.version, payload: r.payload.clone(), content_type: r.content_type.clone() }).collect();
+    let size = runtime.limits().batch_size.max(1);
+    let started = Instant::now();
+    let mut elements = Vec::new();
+    for chunk in inputs.chunks(size) {
+        for out in runtime.transform(&t, chunk) {
+            if let Ok(Transformed::Element(mut e)) = out {
+                if let Party::PartyId(_) = e.party {
+                    e.party = Party::Urn(BENCH_PARTY.into());
+                }
+                elements.push(e);
+            }
+        }
+    }
+    let mut dialogs = 0;
+    for chunk in elements.chunks(size) {
+        dialogs += runtime.project(&p, ProjectionContext { now, mode: SyncMode::Historic }, chunk).iter().filter(|d| d.is_ok()).count();
+    }
+    anyhow::ensure!(dialogs > 0, "{source}: no dialogs");
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// The same, with the components' logic compiled natively into this binary.
+fn native_pass(source: &str, records: &[RawRecord], now: i64) -> Result<f64> {
+    use dialogsync_sdk::types as g;
+    let transform: fn(&g::SourceRecord) -> Result<g::Transformed, g::RecordError> = match source {
+        "a2-archived-forms" => a2_archived_forms::form::transform,
+        "a2-correspondence" => a2_correspondence::correspondence::transform,
+        "a3-app-instances" => a3_app_instances::instance::transform,
+        _ => a3_correspondence::correspondence::transform,
+    };
+    let inputs: Vec<g::SourceRecord> = records.iter().map(|r| g::SourceRecord { source_id: r.source_id.clone(), source_version: r.version, payload: r.payload.clone(), content_type: r.content_type.clone() }).collect();
+    let ctx = g::ProjectionContext { now, mode: g::SyncMode::Historic };
+    let started = Instant::now();
+    let mut dialogs = 0;
+    for r in &inputs {
+        if let Ok(g::Transformed::Element(mut e)) = transform(r) {
+            if let g::Party::PartyId(_) = e.party {
+                e.party = g::Party::Urn(BENCH_PARTY.into());
+            }
+            dialogs += usize::from(dialog_projector::project::project(&ctx, &e).is_ok());
+        }
+    }
+    anyhow::ensure!(dialogs > 0, "{source}: no dialogs");
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// A live tick's work for `changes` records already stored: each comes back changed (a new
+/// version and title), runs through the live pipeline, and commits at once.
+async fn ticks(config: &Config, runtime: &std::sync::Arc<Runtime>, data: &Path, dir: &Path, changes: usize, rounds: usize) -> Result<Vec<Duration>> {
+    let url = format!("sqlite://{}", dir.join("tick.db").display());
+    let _ = std::fs::remove_file(dir.join("tick.db"));
+    let store = Store::open(&url).await?;
+    let source = "a3-app-instances";
+    let keys = config.source(source)?.keys;
+    let base: Vec<Value> = sample(config, data, source, changes)?.iter().filter_map(|r| serde_json::from_slice(&r.payload).ok()).collect();
+    let text = std::fs::read_to_string(data.join(source).join("parties.csv"))?;
+    store.import_parties(&crate::parties::parse("parties.csv", &text)?).await?;
+    let pipeline = Pipeline::load(config, runtime, &store, source, SyncMode::Live)?;
+    let version = |round: usize| -> Vec<Fetched> {
+        base.iter()
+            .map(|v| {
+                let mut v = v.clone();
+                v["lastChanged"] = format!("2026-01-01T00:{:02}:{:02}Z", round / 60, round % 60).into();
+                v["title"] = serde_json::json!({ "nb": format!("Endret {round}") });
+                keys.record(v.to_string().into_bytes(), "bench".into())
+            })
+            .collect()
+    };
+    let mut times = Vec::new();
+    for round in 0..=rounds {
+        let records = version(round);
+        let started = Instant::now();
+        let (commit, s) = pipeline.prepare(records).await?;
+        store.commit(source, &commit).await?;
+        let took = started.elapsed();
+        anyhow::ensure!(s.migrated as usize >= changes * 9 / 10, "round {round}: only {} of {changes} changed", s.migrated);
+        // The first round only creates the dialogs.
+        if round > 0 {
+            times.push(took);
+        }
+    }
+    Ok(times)
+}
+
+fn thousands(n: f64) -> String {
+    let s = format!("{:.0}", n);
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpu.lines().find_map(|l| l.strip_prefix("model name")).map(|m| m.trim_start_matches([' ', '\t', ':']).to_string()).unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let gib = mem.lines().find_map(|l| l.strip_prefix("MemTotal:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()).unwrap_or(0.0) / 1024.0 / 1024.0;
+    format!("{cores} cores ({model}), {gib:.0} GiB")
+}
+
+/// Runs every benchmark; prints progress to stderr and returns the table (markdown).
+pub async fn run(config: &Config, config_path: Option<&Path>, o: &Options) -> Result<String> {
+    std::fs::create_dir_all(&o.dir)?;
+    let mut rows: Vec<[String; 3]> = Vec::new();
+    let n = o.records;
+    let data_n = data(&o.dir, n)?;
+
+    let sqlite = o.dir.join("backfill.db");
+    for f in ["backfill.db", "backfill.db-wal", "backfill.db-shm"] {
+        let _ = std::fs::remove_file(o.dir.join(f));
+    }
+    eprintln!("backfill of {n} records into SQLite…");
+    let b1 = backfill(config_path, &data_n, &format!("sqlite://{}", sqlite.display()))?;
+    rows.push([format!("backfill, SQLite, {} records", thousands(b1.records as f64)), format!("**{} records/s** ({:.0} s)", thousands(b1.records as f64 / b1.seconds), b1.seconds), "≥ 30,000 records/s".into()]);
+    if let Some(pg) = &o.postgres {
+        eprintln!("backfill of {n} records into PostgreSQL…");
+        let url = fresh_postgres(pg).await?;
+        let b = backfill(config_path, &data_n, &url)?;
+        rows.push([format!("backfill, PostgreSQL, {} records", thousands(b.records as f64)), format!("**{} records/s** ({:.0} s)", thousands(b.records as f64 / b.seconds), b.seconds), "≥ 20,000 records/s".into()]);
+    }
+
+    let runtime = Runtime::new(config.limits.clone(), &config.cache_dir)?;
+    let now = crate::clock::micros();
+    let (mut wasm, mut native, mut count) = (0.0, 0.0, 0);
+    for source in SOURCES {
+        let records = sample(config, &data_n, source, o.sample)?;
+        count += records.len();
+        // Warm both (compilation, caches), then the best of three.
+        wasm_pass(&runtime, config, source, &records[..records.len().min(200)], now)?;
+        let best = |f: &dyn Fn() -> Result<f64>| -> Result<f64> { Ok((0..3).map(|_| f()).collect::<Result<Vec<f64>>>()?.into_iter().fold(f64::MAX, f64::min)) };
+        wasm += best(&|| wasm_pass(&runtime, config, source, &records, now))?;
+        native += best(&|| native_pass(source, &records, now))?;
+    }
+    rows.push([
+        format!("transformer + projector, WASM vs native, {} records", thousands(count as f64)),
+        format!("**{:.2}×** (WASM {:.0} ms, native {:.0} ms)", wasm / native, wasm * 1e3, native * 1e3),
+        "≤ 1.5×".into(),
+    ]);
+
+    let t = runtime.load_transformer(&config.source("a3-app-instances")?.component)?;
+    let times = runtime.time_instantiations(&t, 2000);
+    rows.push(["instantiate from `InstancePre` (store + instance)".into(), format!("**{:.1} µs** p50, {:.1} µs p99", median(times.clone()).as_secs_f64() * 1e6, percentile(times, 0.99).as_secs_f64() * 1e6), "≤ 50 µs".into()]);
+
+    let times = ticks(config, &runtime, &data_n, &o.dir, 1000, 40).await?;
+    rows.push(["live tick applying 1,000 changes (pipeline + commit, SQLite)".into(), format!("**{:.1} ms** p50, {:.1} ms p99", median(times.clone()).as_secs_f64() * 1e3, percentile(times, 0.99).as_secs_f64() * 1e3), "p50 ≤ 50 ms".into()]);
+
+    rows.push([format!("peak memory, backfill of {} records", thousands(b1.records as f64)), format!("**{:.0} MiB**", b1.peak_rss_mib), "≤ 256 MiB".into()]);
+    if o.memory_records > 0 {
+        let m = o.memory_records;
+        let data_m = data(&o.dir, m)?;
+        let big = o.dir.join("memory.db");
+        for f in ["memory.db", "memory.db-wal", "memory.db-shm"] {
+            let _ = std::fs::remove_file(o.dir.join(f));
+        }
+        eprintln!("backfill of {m} records into SQLite, for its memory…");
+        let b2 = backfill(config_path, &data_m, &format!("sqlite://{}", big.display()))?;
+        let growth = (b2.peak_rss_mib / b1.peak_rss_mib - 1.0) * 100.0;
+        rows.push([
+            format!("peak memory, backfill of {} records", thousands(b2.records as f64)),
+            format!("**{:.0} MiB** ({growth:+.1} % from {} records; {} records/s)", b2.peak_rss_mib, thousands(b1.records as f64), thousands(b2.records as f64 / b2.seconds)),
+            "≤ 10 % growth, ≤ 256 MiB".into(),
+        ]);
+        let _ = std::fs::remove_file(&big);
+    }
+
+    let mut table = format!("Machine: {}. Build: release.\n\n| benchmark | result | target |\n|---|---|---|\n", machine());
+    for [a, b, c] in rows {
+        table += &format!("| {a} | {b} | {c} |\n");
+    }
+    Ok(table)
+}
