@@ -4,6 +4,7 @@
 //! write was computed from, so two concurrent writers can never both win.
 
 use super::{NewEvent, Result, Store, new_activities, now};
+use sha2::Digest;
 use sqlx::Row;
 
 /// The source name of dialogs written through the service-owner API.
@@ -61,7 +62,6 @@ pub fn hash_uuid(text: &str) -> String {
     let h = sha2::Sha256::digest(text.as_bytes());
     uuid::Builder::from_random_bytes(h[..16].try_into().expect("16 bytes")).into_uuid().to_string()
 }
-use sha2::Digest;
 
 impl Store {
     /// One dialog with its revision and lifecycle.
