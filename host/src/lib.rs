@@ -25,4 +25,3 @@ pub mod sources;
 pub mod status;
 pub mod store;
 pub mod sync;
-pub mod validate;

@@ -4,7 +4,6 @@
 //! empty, so a component importing anything fails to load.
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -35,9 +34,7 @@ pub mod bindings {
 use bindings::types::{Dialog, Element, ProjectionContext, RecordError, SourceRecord, Transformed};
 
 /// SHA-256 of `bytes`, hex: how components, payloads and records are named by content.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
+pub use dialogsync_core::sha256_hex;
 
 /// Every limit a guest runs under.
 #[derive(Debug, Clone, Deserialize)]

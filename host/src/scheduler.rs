@@ -27,7 +27,8 @@ use anyhow::{Context, Result};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use chrono::{Duration as Days, NaiveDate};
+use chrono::NaiveDate;
+use dialogsync_core::plan;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -66,23 +67,7 @@ fn lease_lost(e: &anyhow::Error) -> bool {
     matches!(e.downcast_ref::<StoreError>(), Some(StoreError::LeaseLost { .. }))
 }
 
-/// The historic windows of a source, newest first: `(first day, last day)`.
-pub fn windows(live_since: i64, back_to: NaiveDate, window_days: u32) -> Vec<(NaiveDate, NaiveDate)> {
-    let mut out = Vec::new();
-    let Some(mut last) = clock::day_of(live_since) else { return out };
-    while last >= back_to {
-        let first = (last - Days::days(window_days.max(1) as i64 - 1)).max(back_to);
-        out.push((first, last));
-        last = first - Days::days(1);
-    }
-    out
-}
-
-/// "Migrated back to": the oldest day D such that every window from D up to the day live sync
-/// began is done. `done` holds the first days of finished windows.
-pub fn watermark(plan: &[(NaiveDate, NaiveDate)], done: &BTreeSet<String>) -> Option<NaiveDate> {
-    plan.iter().take_while(|(first, _)| done.contains(&first.to_string())).last().map(|(first, _)| *first)
-}
+pub use dialogsync_core::plan::{watermark, windows};
 
 /// Items announced by pushed events and not yet applied, per source, coalesced.
 #[derive(Default)]
@@ -285,8 +270,7 @@ impl Worker {
         let mut total = Summary::default();
         loop {
             let page = self.fetch(url).await?;
-            let newest = page.records.iter().filter_map(|r| r.as_ref().ok().map(|r| r.version)).max();
-            cursor = cursor.max(newest.unwrap_or(cursor));
+            cursor = plan::advance_cursor(cursor, page.records.iter().filter_map(|r| r.as_ref().ok().map(|r| r.version)));
             let (mut commit, s) = self.pipeline(SyncMode::Live).prepare(page.records).await?;
             commit.checkpoint = Some(("live".into(), cursor.to_string()));
             commit.fence = Some(self.live_fence());
@@ -306,12 +290,9 @@ impl Worker {
         let Some(back_to) = self.sc.back_to_day(live_since) else { return Ok(Historic::Done) };
         let plan = windows(live_since, back_to, self.sc.window_days);
         let done: BTreeSet<String> = self.store.windows(Some(&self.name)).await?.into_iter().filter(|w| w.state == "done").map(|w| w.first_day).collect();
-        let mut open: Vec<(NaiveDate, NaiveDate)> = plan.iter().copied().filter(|(first, _)| !done.contains(&first.to_string())).collect();
+        let open = plan::open_windows(&plan, &done, self.current);
         if open.is_empty() {
             return Ok(Historic::Done);
-        }
-        if let Some(i) = self.current.and_then(|c| open.iter().position(|(first, _)| *first == c)) {
-            open[..=i].rotate_right(1);
         }
         for (first, last) in open {
             let fence = self.window_fence(first);
@@ -336,12 +317,8 @@ impl Worker {
                 self.current = None;
                 self.store.release(&self.name, &fence.name, &self.host).await?;
                 tracing::info!(source = %self.name, window = %first, host = %self.host, "historic window done");
-                let mut done_days: BTreeSet<String> =
-                    self.store.windows(Some(&self.name)).await?.into_iter().filter(|w| w.state == "done").map(|w| w.first_day).collect();
-                let after = watermark(&plan, &done_days);
-                done_days.remove(&first.to_string());
-                let before = watermark(&plan, &done_days);
-                if after != before && let Some(to) = after {
+                let done: BTreeSet<String> = self.store.windows(Some(&self.name)).await?.into_iter().filter(|w| w.state == "done").map(|w| w.first_day).collect();
+                if let Some((before, to)) = plan::watermark_moved(&plan, &done, first) {
                     let message = format!("historic data migrated back to {}", to.format("%d.%m.%Y"));
                     let data = json!({ "from": before.map(|d| d.to_string()), "to": to.to_string(), "complete": to == back_to });
                     self.store.log_data(Some(&self.name), "watermark", &message, Some(data)).await?;

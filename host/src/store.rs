@@ -10,6 +10,7 @@
 use serde::Serialize;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor, Row};
+use dialogsync_core::changes::{StoredDialog, Upserts};
 use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, thiserror::Error)]
@@ -30,85 +31,7 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// What became of a fetched record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Migrated,
-    Unchanged,
-    Skipped,
-    Waiting,
-    Dead,
-}
-
-impl Outcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Migrated => "migrated",
-            Outcome::Unchanged => "unchanged",
-            Outcome::Skipped => "skipped",
-            Outcome::Waiting => "waiting",
-            Outcome::Dead => "dead",
-        }
-    }
-}
-
-/// A fetched record version and its outcome.
-#[derive(Debug, Clone)]
-pub struct Staged {
-    pub record: crate::sources::RawRecord,
-    pub content_hash: String,
-    pub outcome: Outcome,
-    pub reason: Option<String>,
-    pub waiting_party: Option<String>,
-    pub dialog_id: Option<String>,
-}
-
-/// A dialog row: the indexed columns and the document.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DialogRow {
-    pub id: String,
-    pub source_id: String,
-    pub source_version: i64,
-    pub content_hash: String,
-    pub party: String,
-    pub service_resource: String,
-    pub status: String,
-    pub system_label: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub transformer_hash: String,
-    pub projector_hash: String,
-    pub document: String,
-}
-
-/// The version of a dialog already stored, for the newer-version-wins decision.
-#[derive(Debug, Clone)]
-pub struct Current {
-    pub id: String,
-    pub source_version: i64,
-    pub content_hash: String,
-    pub document: String,
-}
-
-/// A record that failed, for the dead-letter table.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeadLetter {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    pub source: String,
-    /// `source_id@hash` for records that were read, the origin for ones that could not be.
-    pub record_key: String,
-    pub source_id: Option<String>,
-    pub origin: String,
-    /// read, transform, party, project, validate.
-    pub phase: String,
-    pub component: Option<String>,
-    pub error: String,
-    #[serde(skip)]
-    pub payload: Option<Vec<u8>>,
-    pub attempts: i64,
-}
+pub use dialogsync_core::commit::{Commit, Current, DeadLetter, DialogRow, Outcome, Staged, WindowPage};
 
 /// A change to a dialog, as committed.
 #[derive(Debug, Clone, Serialize)]
@@ -136,43 +59,6 @@ pub enum Audience {
     Resources(Vec<String>),
 }
 
-/// One page of a historic window, committed with the dialogs it made.
-#[derive(Debug, Clone)]
-pub struct WindowPage {
-    pub first_day: String,
-    pub last_day: String,
-    /// Where the window's next page is; none when this page was its last.
-    pub next_url: Option<String>,
-    pub counts: crate::sync::Summary,
-}
-
-/// Everything one batch writes, committed together.
-#[derive(Debug, Default)]
-pub struct Commit {
-    pub staged: Vec<Staged>,
-    /// Dialogs to write if they are newer than what is stored (checked again inside the
-    /// transaction, so concurrent writers never let an older version win).
-    pub upserts: Vec<DialogRow>,
-    /// A replay: the same source version may be written again (by newer components).
-    pub replay: bool,
-    /// Write dialogs without change events (a source configured `silent`, as Dialogporten's
-    /// silent updates).
-    pub silent: bool,
-    pub window: Option<WindowPage>,
-    /// Raw source ids whose record is gone at the source, with the version that says so:
-    /// dialogs made from them are deleted and a tombstone keeps older versions out.
-    pub deletes: Vec<(String, i64)>,
-    pub dead: Vec<DeadLetter>,
-    /// Source ids that succeeded: their dead letters are resolved.
-    pub resolved: Vec<String>,
-    /// Origins and content keys of records read fine this time: their read failures are resolved.
-    pub read_ok: Vec<String>,
-    pub checkpoint: Option<(String, String)>,
-    /// The lease this work is done under (several hosts): renewed with the commit, which fails
-    /// if another host holds it now.
-    pub fence: Option<lease::Fence>,
-}
-
 /// Which database the store is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -182,14 +68,7 @@ pub enum Backend {
 
 type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
-/// A change event to append.
-pub(crate) struct NewEvent {
-    pub dialog_id: String,
-    pub kind: &'static str,
-    pub party: String,
-    pub service_resource: String,
-    pub detail: Option<serde_json::Value>,
-}
+pub(crate) use dialogsync_core::changes::{NewEvent, new_activities};
 
 /// A JSON array of strings, bound as one parameter and read back by [`Store::list`].
 pub(crate) fn json_list<S: AsRef<str>>(items: &[S]) -> String {
@@ -213,29 +92,6 @@ fn last_per_key<'a, T, K: Eq + std::hash::Hash>(items: impl IntoIterator<Item = 
 
 /// Rows per multi-row statement: well under both databases' parameter limits.
 const CHUNK: usize = 200;
-
-/// Activities of `new` that `old` lacks (by id), as `{activityId, activityType}`: each gets its
-/// activity event. Only the activities are read from the documents.
-pub(crate) fn new_activities(old: Option<&str>, new: &str) -> Vec<serde_json::Value> {
-    #[derive(serde::Deserialize, Default)]
-    struct Doc {
-        #[serde(default)]
-        activities: Vec<Activity>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Activity {
-        id: Option<String>,
-        #[serde(rename = "type")]
-        kind: Option<String>,
-    }
-    let read = |d: &str| serde_json::from_str::<Doc>(d).unwrap_or_default().activities;
-    let known: HashSet<Option<String>> = old.map(read).unwrap_or_default().into_iter().map(|a| a.id).collect();
-    read(new)
-        .into_iter()
-        .filter(|a| !known.contains(&a.id))
-        .map(|a| serde_json::json!({ "activityId": a.id, "activityType": a.kind }))
-        .collect()
-}
 
 #[derive(Clone)]
 pub struct Store {
@@ -555,36 +411,15 @@ impl Store {
             self.list(2)
         );
         let rows = sqlx::query(safe(sql)).bind(source).bind(json_list(&ids)).fetch_all(&mut **tx).await?;
-        // source id → (id, version, hash, document, party, resource), updated as the batch goes.
-        let mut stored: HashMap<String, (String, i64, String, String, String, String)> =
-            rows.iter().map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6)))).collect();
-        let (mut gone, mut write): (Vec<String>, Vec<&DialogRow>) = (Vec::new(), Vec::new());
-        for d in &c.upserts {
-            let before = stored.get(&d.source_id);
-            let kind = match before {
-                None => "created",
-                Some((_, v, h, ..)) if (d.source_version, d.content_hash.as_str()) < (*v, h.as_str()) => continue,
-                Some((_, v, h, ..)) if (d.source_version, d.content_hash.as_str()) == (*v, h.as_str()) && !c.replay => continue,
-                Some((id, _, _, doc, ..)) if *id == d.id && *doc == d.document => "unchanged",
-                Some((id, ..)) if *id != d.id => "created",
-                Some(_) => "updated",
-            };
-            let mut old_document = before.map(|b| b.3.as_str());
-            if let Some((old, _, _, _, party, resource)) = before.filter(|b| b.0 != d.id) {
-                // The element's creation time changed, and with it its id: the old dialog goes.
-                gone.push(old.clone());
-                events.push(NewEvent { dialog_id: old.clone(), kind: "deleted", party: party.clone(), service_resource: resource.clone(), detail: None });
-                old_document = None;
-            }
-            if kind != "unchanged" {
-                events.push(NewEvent { dialog_id: d.id.clone(), kind, party: d.party.clone(), service_resource: d.service_resource.clone(), detail: None });
-                for a in new_activities(old_document, &d.document) {
-                    events.push(NewEvent { dialog_id: d.id.clone(), kind: "activity", party: d.party.clone(), service_resource: d.service_resource.clone(), detail: Some(a) });
-                }
-            }
-            stored.insert(d.source_id.clone(), (d.id.clone(), d.source_version, d.content_hash.clone(), d.document.clone(), d.party.clone(), d.service_resource.clone()));
-            write.push(d);
-        }
+        let stored = rows
+            .iter()
+            .map(|r| {
+                let current = Current { id: r.get(1), source_version: r.get(2), content_hash: r.get(3), document: r.get(4) };
+                (r.get(0), StoredDialog { current, party: r.get(5), service_resource: r.get(6) })
+            })
+            .collect();
+        let Upserts { gone, write, events: new } = dialogsync_core::changes::upserts(&c.upserts, stored, c.replay);
+        events.extend(new);
         if !gone.is_empty() {
             let sql = format!("DELETE FROM dialogs WHERE id IN (SELECT value FROM {})", self.list(1));
             sqlx::query(safe(sql)).bind(json_list(&gone)).execute(&mut **tx).await?;

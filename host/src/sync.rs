@@ -2,70 +2,58 @@
 //! → transformer → party register → projector → rule check → newer-version-wins upsert,
 //! committed per page with change events, dead letters and the cursor or window progress.
 //!
+//! The decisions are the sync core's ([`dialogsync_core::Page`]), shared with the Spin tick
+//! components; this module does the host's I/O around them: the store's reads, and the
+//! components' calls on wasmtime (on blocking threads).
+//!
 //! Every fetched record ends in exactly one bucket of [`Summary`]:
 //! fetched = migrated + unchanged + skipped + waiting + dead.
 
-use crate::runtime::bindings::types::{Element, Party, ProjectionContext, SourceRecord, SyncMode, Transformed};
-use crate::runtime::{Projector, Runtime, Transformer, sha256_hex};
-use crate::sources::{Fetched, RawRecord};
-use crate::store::{Commit, DeadLetter, DialogRow, Outcome, Staged, Store};
-use crate::validate;
-use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use crate::runtime::bindings::types::{Dialog, Element, Party, ProjectionContext, SourceRecord, SyncMode, Transformed};
+use crate::runtime::{CallFailure, Projector, Runtime, Transformer};
+use crate::sources::Fetched;
+use crate::store::{Commit, Store};
+use dialogsync_core::page::{Components, Settings};
+use dialogsync_core::{Page, Transform};
 use std::sync::Arc;
 
-/// The dead-letter key of a record that could not be read, by its content.
-fn unreadable_key(hash: &str) -> String {
-    format!("unreadable@{}", &hash[..16])
-}
+pub use dialogsync_core::Summary;
 
-/// What a run did, per bucket.
-#[derive(Debug, Default, Clone, Serialize, PartialEq)]
-pub struct Summary {
-    pub fetched: u64,
-    pub migrated: u64,
-    pub unchanged: u64,
-    pub skipped: u64,
-    pub waiting: u64,
-    pub dead: u64,
-    /// Skips by reason.
-    pub skip_reasons: BTreeMap<String, u64>,
-    /// Party ids that records are waiting for.
-    pub waiting_party_ids: BTreeSet<String>,
-}
-
-impl Summary {
-    /// Adds another summary's counts to this one.
-    pub fn add(&mut self, o: &Summary) {
-        self.fetched += o.fetched;
-        self.migrated += o.migrated;
-        self.unchanged += o.unchanged;
-        self.skipped += o.skipped;
-        self.waiting += o.waiting;
-        self.dead += o.dead;
-        for (r, n) in &o.skip_reasons {
-            *self.skip_reasons.entry(r.clone()).or_default() += n;
-        }
-        self.waiting_party_ids.extend(o.waiting_party_ids.iter().cloned());
+impl dialogsync_core::page::Element for Element {
+    fn source_id(&self) -> &str {
+        &self.source_id
     }
-
-    /// `fetched 10 · migrated 8 · …`, for people.
-    pub fn line(&self) -> String {
-        format!(
-            "fetched {} · migrated {} · unchanged {} · skipped {} · waiting {} · dead {}",
-            self.fetched, self.migrated, self.unchanged, self.skipped, self.waiting, self.dead
-        )
-    }
-
-    fn count(&mut self, o: Outcome) {
-        match o {
-            Outcome::Migrated => self.migrated += 1,
-            Outcome::Unchanged => self.unchanged += 1,
-            Outcome::Skipped => self.skipped += 1,
-            Outcome::Waiting => self.waiting += 1,
-            Outcome::Dead => self.dead += 1,
+    fn party_id(&self) -> Option<&str> {
+        match &self.party {
+            Party::PartyId(p) => Some(p),
+            Party::Urn(_) => None,
         }
     }
+    fn set_party_urn(&mut self, urn: String) {
+        self.party = Party::Urn(urn);
+    }
+}
+
+fn transform_result(r: Result<Transformed, CallFailure>) -> Result<Transform<Element>, String> {
+    match r {
+        Ok(Transformed::Element(e)) => Ok(Transform::Element(e)),
+        Ok(Transformed::Skip(s)) => Ok(Transform::Skip { reason: s.reason, remove_existing: s.remove_existing }),
+        Err(f) => Err(f.to_string()),
+    }
+}
+
+fn dialog_result(r: Result<Dialog, CallFailure>) -> Result<dialogsync_sdk::types::Dialog, String> {
+    let d = r.map_err(|f| f.to_string())?;
+    Ok(dialogsync_sdk::types::Dialog {
+        id: d.id,
+        party: d.party,
+        service_resource: d.service_resource,
+        status: d.status,
+        system_label: d.system_label,
+        created_at: d.created_at,
+        updated_at: d.updated_at,
+        document: d.document,
+    })
 }
 
 /// One source's pipeline.
@@ -83,20 +71,6 @@ pub struct Pipeline {
     pub replay: bool,
     /// Write without change events (the source's `silent` setting).
     pub silent: bool,
-}
-
-/// A record's fate inside a batch.
-struct Fate {
-    outcome: Outcome,
-    reason: Option<String>,
-    waiting_party: Option<String>,
-    dialog_id: Option<String>,
-}
-
-impl Fate {
-    fn new(outcome: Outcome, reason: Option<String>) -> Fate {
-        Fate { outcome, reason, waiting_party: None, dialog_id: None }
-    }
 }
 
 impl Pipeline {
@@ -154,232 +128,60 @@ impl Pipeline {
         Ok(summary)
     }
 
-    fn dead(&self, r: &RawRecord, hash: &str, phase: &str, component: Option<String>, error: String) -> DeadLetter {
-        tracing::warn!(source = %self.source, record = %r.source_id, origin = %r.origin, phase, error = %error, "dead letter");
-        DeadLetter {
-            id: None,
-            source: self.source.clone(),
-            record_key: format!("{}@{}", r.source_id, &hash[..16]),
-            source_id: Some(r.source_id.clone()),
-            origin: r.origin.clone(),
-            phase: phase.into(),
-            component,
-            error,
-            payload: Some(r.payload.clone()),
-            attempts: 1,
-        }
-    }
-
     /// Runs one page of fetched records through the components (in calls of at most
     /// `batch_size` records) and returns what to commit, without committing it: the caller
     /// adds its cursor or window progress so they land in the same transaction.
     pub async fn prepare(&self, items: Vec<Fetched>) -> anyhow::Result<(Commit, Summary)> {
-        let mut summary = Summary::default();
-        let summary = &mut summary;
-        summary.fetched += items.len() as u64;
-        let mut commit = Commit { replay: self.replay, silent: self.silent, ..Commit::default() };
-        let mut records: Vec<(RawRecord, String)> = Vec::with_capacity(items.len());
-        for item in items {
-            match item {
-                Ok(r) => {
-                    let hash = sha256_hex(&r.payload);
-                    // A file line that reads fine now was fixed; a position in an HTTP page is not a
-                    // stable place, so there only the same content resolves a read failure.
-                    if !r.origin.starts_with("http") {
-                        commit.read_ok.push(r.origin.clone());
-                    }
-                    commit.read_ok.push(unreadable_key(&hash));
-                    records.push((r, hash));
-                }
-                Err(f) => {
-                    tracing::warn!(source = %self.source, origin = %f.origin, error = %f.error, "unreadable record");
-                    summary.dead += 1;
-                    // Keyed by content where there is some, so re-reading the same bad record
-                        // (another page URL, another tick) does not make a second dead letter.
-                        let record_key = match &f.payload {
-                            Some(p) => unreadable_key(&sha256_hex(p)),
-                            None => f.origin.clone(),
-                        };
-                    commit.dead.push(DeadLetter {
-                        id: None,
-                        source: self.source.clone(),
-                        record_key,
-                        source_id: None,
-                        origin: f.origin,
-                        phase: "read".into(),
-                        component: None,
-                        error: f.error,
-                        payload: f.payload,
-                        attempts: 1,
-                    });
-                }
-            }
-        }
+        let settings = Settings {
+            source: self.source.clone(),
+            components: Components {
+                transformer_label: self.transformer.label(),
+                transformer_hash: self.transformer.hash.clone(),
+                projector_label: self.projector.label(),
+                projector_hash: self.projector.hash.clone(),
+            },
+            now: self.now,
+            replay: self.replay,
+            silent: self.silent,
+        };
+        let mut page: Page<Element> = Page::new(settings, items);
+        let settled = self.store.staged_final(&self.source, &page.stage_keys()).await?;
+        page.settled(&settled);
 
-        // Stage: a record version already settled is a no-op.
-        let keys: Vec<(String, String)> = records.iter().map(|(r, h)| (r.source_id.clone(), h.clone())).collect();
-        let settled = if self.replay { Default::default() } else { self.store.staged_final(&self.source, &keys).await? };
-        records.retain(|(r, h)| !settled.contains(&(r.source_id.clone(), h.clone())));
-        summary.unchanged += (keys.len() - records.len()) as u64;
-        let mut fates: Vec<Option<Fate>> = records.iter().map(|_| None).collect();
-
-        // Transform.
         // Payloads travel to the blocking call and back rather than being copied.
-        let inputs: Vec<SourceRecord> = records
-            .iter_mut()
-            .map(|(r, _)| SourceRecord { source_id: r.source_id.clone(), source_version: r.version, payload: std::mem::take(&mut r.payload), content_type: r.content_type.clone() })
+        let inputs: Vec<SourceRecord> = page
+            .transform_input()
+            .into_iter()
+            .map(|r| SourceRecord { source_id: r.source_id, source_version: r.source_version, payload: r.payload, content_type: r.content_type })
             .collect();
         let (rt, t) = (self.runtime.clone(), self.transformer.clone());
-        let (inputs, transformed) = tokio::task::spawn_blocking(move || {
+        let (inputs, results) = tokio::task::spawn_blocking(move || {
             let size = rt.limits().batch_size.max(1);
-            let out: Vec<_> = inputs.chunks(size).flat_map(|c| rt.transform(&t, c)).collect();
+            let out: Vec<_> = inputs.chunks(size).flat_map(|c| rt.transform(&t, c)).map(transform_result).collect();
             (inputs, out)
         })
         .await?;
-        for ((r, _), input) in records.iter_mut().zip(inputs) {
-            r.payload = input.payload;
-        }
-        let mut elements: Vec<(usize, Element)> = Vec::new();
-        for (i, result) in transformed.into_iter().enumerate() {
-            let (r, hash) = &records[i];
-            match result {
-                Ok(Transformed::Element(e)) => elements.push((i, e)),
-                Ok(Transformed::Skip(skip)) => {
-                    if skip.remove_existing {
-                        commit.deletes.push((r.source_id.clone(), r.version));
-                    }
-                    *summary.skip_reasons.entry(skip.reason.clone()).or_default() += 1;
-                    commit.resolved.push(r.source_id.clone());
-                    fates[i] = Some(Fate::new(Outcome::Skipped, Some(skip.reason)));
-                }
-                Err(failure) => {
-                    let error = failure.to_string();
-                    commit.dead.push(self.dead(r, hash, "transform", Some(self.transformer.label()), error.clone()));
-                    fates[i] = Some(Fate::new(Outcome::Dead, Some(error)));
-                }
-            }
-        }
+        let inputs = inputs
+            .into_iter()
+            .map(|r| dialogsync_sdk::types::SourceRecord { source_id: r.source_id, source_version: r.source_version, payload: r.payload, content_type: r.content_type })
+            .collect();
+        page.transformed(inputs, results);
 
-        // Gone at the source: an older version fetched later must not bring the dialog back.
-        let raw_ids: Vec<String> = elements.iter().map(|(i, _)| records[*i].0.source_id.clone()).collect();
-        let mut removed = self.store.tombstones(&self.source, &raw_ids).await?;
-        for (id, version) in &commit.deletes {
-            let v = removed.entry(id.clone()).or_insert(*version);
-            *v = (*v).max(*version);
-        }
-        elements.retain(|(i, _)| {
-            let r = &records[*i].0;
-            match removed.get(&r.source_id) {
-                Some(v) if *v >= r.version => {
-                    let reason = "removed at the source by a newer version".to_string();
-                    *summary.skip_reasons.entry(reason.clone()).or_default() += 1;
-                    fates[*i] = Some(Fate::new(Outcome::Skipped, Some(reason)));
-                    false
-                }
-                _ => true,
-            }
-        });
+        let removed = self.store.tombstones(&self.source, &page.tombstone_ids()).await?;
+        page.tombstones(removed);
+        let known = self.store.parties(&page.party_ids()).await?;
+        page.parties(&known);
 
-        // Resolve legacy party ids through the register; unknown ones wait, never guessed.
-        let wanted: Vec<String> = elements.iter().filter_map(|(_, e)| match &e.party { Party::PartyId(p) => Some(p.clone()), _ => None }).collect();
-        let known = self.store.parties(&wanted).await?;
-        let mut ready: Vec<(usize, Element)> = Vec::with_capacity(elements.len());
-        for (i, mut e) in elements {
-            if let Party::PartyId(p) = &e.party {
-                match known.get(p) {
-                    Some(urn) => e.party = Party::Urn(urn.clone()),
-                    None => {
-                        summary.waiting_party_ids.insert(p.clone());
-                        let mut fate = Fate::new(Outcome::Waiting, Some(format!("party id {p} is not in the party register")));
-                        fate.waiting_party = Some(p.clone());
-                        fates[i] = Some(fate);
-                        continue;
-                    }
-                }
-            }
-            ready.push((i, e));
-        }
-
-        // Project.
         let ctx = ProjectionContext { now: self.now, mode: self.mode };
-        let (indices, to_project): (Vec<usize>, Vec<Element>) = ready.into_iter().unzip();
-        let ids: Vec<String> = to_project.iter().map(|e| e.source_id.clone()).collect();
+        let elements = page.project_input();
         let (rt, p) = (self.runtime.clone(), self.projector.clone());
-        let projected = tokio::task::spawn_blocking(move || {
+        let results = tokio::task::spawn_blocking(move || {
             let size = rt.limits().batch_size.max(1);
-            to_project.chunks(size).flat_map(|c| rt.project(&p, ctx, c)).collect::<Vec<_>>()
+            elements.chunks(size).flat_map(|c| rt.project(&p, ctx, c)).map(dialog_result).collect::<Vec<_>>()
         })
         .await?;
-
-        // Newer version wins: compare (version, content hash) with what is stored, and with
-        // earlier records of this same batch.
-        let mut current = self.store.current(&self.source, &ids).await?;
-        for ((i, element_id), result) in indices.into_iter().zip(ids).zip(projected) {
-            let (r, hash) = &records[i];
-            let dialog = match result {
-                Ok(d) => d,
-                Err(failure) => {
-                    let error = failure.to_string();
-                    commit.dead.push(self.dead(r, hash, "project", Some(self.projector.label()), error.clone()));
-                    fates[i] = Some(Fate::new(Outcome::Dead, Some(error)));
-                    continue;
-                }
-            };
-            let problems = validate::check(&dialog, self.now);
-            if !problems.is_empty() {
-                let error = format!("dialog breaks Dialogporten's rules: {}", problems.join("; "));
-                commit.dead.push(self.dead(r, hash, "validate", Some(self.projector.label()), error.clone()));
-                fates[i] = Some(Fate::new(Outcome::Dead, Some(error)));
-                continue;
-            }
-            let row = DialogRow {
-                id: dialog.id.clone(),
-                source_id: element_id.clone(),
-                source_version: r.version,
-                content_hash: hash.clone(),
-                party: dialog.party,
-                service_resource: dialog.service_resource,
-                status: dialog.status,
-                system_label: dialog.system_label,
-                created_at: dialog.created_at,
-                updated_at: dialog.updated_at,
-                transformer_hash: self.transformer.hash.clone(),
-                projector_hash: self.projector.hash.clone(),
-                document: dialog.document,
-            };
-            let newer = |c: &crate::store::Current| {
-                let (mine, theirs) = ((r.version, hash.as_str()), (c.source_version, c.content_hash.as_str()));
-                mine > theirs || (self.replay && mine == theirs)
-            };
-            let (outcome, write) = match current.get(&element_id) {
-                None => (Outcome::Migrated, true),
-                // Written even when the document is the same: the row records the components.
-                Some(c) if newer(c) => (if c.id == row.id && c.document == row.document { Outcome::Unchanged } else { Outcome::Migrated }, true),
-                // An older (or the same) version: the stored dialog stays.
-                Some(_) => (Outcome::Unchanged, false),
-            };
-            commit.resolved.push(r.source_id.clone());
-            let mut fate = Fate::new(outcome, None);
-            fate.dialog_id = Some(row.id.clone());
-            fates[i] = Some(fate);
-            if write {
-                current.insert(element_id, crate::store::Current { id: row.id.clone(), source_version: r.version, content_hash: hash.clone(), document: row.document.clone() });
-                commit.upserts.push(row);
-            }
-        }
-
-        for ((r, hash), fate) in records.into_iter().zip(fates) {
-            let fate = fate.expect("every record has a fate");
-            summary.count(fate.outcome);
-            commit.staged.push(Staged {
-                record: r,
-                content_hash: hash,
-                outcome: fate.outcome,
-                reason: fate.reason,
-                waiting_party: fate.waiting_party,
-                dialog_id: fate.dialog_id,
-            });
-        }
-        Ok((commit, std::mem::take(summary)))
+        let current = self.store.current(&self.source, &page.project_ids()).await?;
+        page.projected(results, current);
+        Ok(page.finish())
     }
 }

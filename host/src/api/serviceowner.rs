@@ -16,7 +16,7 @@ use super::enduser::bearer;
 use super::problem::Problem;
 use crate::clock;
 use crate::config::{Config, owns};
-use crate::runtime::bindings::types::Dialog;
+use dialogsync_sdk::types::Dialog;
 use crate::store::{Audience, DialogRow};
 use crate::store::service::{Change, SOURCE, Stored, Write, Written};
 use axum::body::Bytes;
@@ -193,7 +193,7 @@ fn row(doc: &Map<String, Value>, version: i64) -> Result<DialogRow, Problem> {
         updated_at: t("updatedAt"),
         document,
     };
-    let errors = crate::validate::check(&d, clock::micros());
+    let errors = dialogsync_core::validate::check(&d, clock::micros());
     if !errors.is_empty() {
         return Err(Problem::invalid_all(errors));
     }

@@ -7,32 +7,7 @@ pub mod http;
 use dialogsync_sdk::time::parse_oslo;
 use serde_json::Value;
 
-/// One record as fetched, before any component has seen it.
-#[derive(Debug, Clone)]
-pub struct RawRecord {
-    /// The record's id at its source.
-    pub source_id: String,
-    /// Orderable version: larger is newer (microseconds for timestamps).
-    pub version: i64,
-    /// When the record was created at its source (microseconds), if it says: its day places
-    /// it in a historic window and in reconciliation.
-    pub created: Option<i64>,
-    /// Bytes exactly as the source gave them.
-    pub payload: Vec<u8>,
-    pub content_type: String,
-    /// Where it was read, for people: `file.ndjson:12`, `page.json#instances[3]`.
-    pub origin: String,
-}
-
-/// A record that could not even be read: a dead letter before any component runs.
-#[derive(Debug, Clone)]
-pub struct ReadFailure {
-    pub origin: String,
-    pub error: String,
-    pub payload: Option<Vec<u8>>,
-}
-
-pub type Fetched = Result<RawRecord, ReadFailure>;
+pub use dialogsync_core::record::{Fetched, RawRecord, ReadFailure};
 
 /// Which JSON fields identify a record and its version (a source's `id_field` and
 /// `version_fields` in the config).

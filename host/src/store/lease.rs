@@ -28,14 +28,7 @@ pub struct Host {
     pub stopped_at: Option<String>,
 }
 
-/// The lease a commit must still hold: it is renewed in the commit's transaction, and the
-/// commit fails ([`StoreError::LeaseLost`]) if another host holds it now.
-#[derive(Debug, Clone)]
-pub struct Fence {
-    pub name: String,
-    pub holder: String,
-    pub ttl_micros: i64,
-}
+pub use dialogsync_core::commit::Fence;
 
 impl Store {
     /// The database's clock, in microseconds since the epoch.

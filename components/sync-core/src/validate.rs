@@ -1,8 +1,8 @@
-//! The host's own check of every projected dialog against Dialogporten's rules (DESIGN.md
+//! The check of every projected dialog against Dialogporten's rules (DESIGN.md
 //! "Dialog rules"), before it is stored: a swapped-in projector cannot store a dialog that
 //! Dialogporten would refuse. Each problem names the field.
 
-use crate::runtime::bindings::types::Dialog;
+use dialogsync_sdk::types::Dialog;
 use dialogsync_sdk::rules;
 use dialogsync_sdk::time::parse_instant;
 use serde_json::Value;
