@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 TARGET=wasm32-unknown-unknown
 OUT=target/components
-# crate  →  interface it must export
+# crate  →  what it must export, then the interfaces it may import functions from (none: pure)
 GUESTS=(
   "a2-archived-forms dialogsync:pipeline/transformer@0.1.0"
   "a2-correspondence dialogsync:pipeline/transformer@0.1.0"
@@ -20,7 +20,11 @@ GUESTS=(
   "dialog-projector dialogsync:pipeline/projector@0.1.0"
   "hostile dialogsync:pipeline/transformer@0.1.0"
   "a2-dst-bug dialogsync:pipeline/transformer@0.1.0"
+  "spin-tick handle-cron-event dialogsync:pipeline/ fermyon:spin/ wasi:http/ wasi:io/ wasi:clocks/"
 )
+# Spin tick components pre-composed with their transformer and the projector (SpinKube and other
+# runtimes that do not compose component dependencies): target/components/composed/.
+SOURCES=(a2-archived-forms a2-correspondence a3-app-instances a3-correspondence)
 
 if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx "$TARGET"; then
   echo "building components with rustup's $TARGET target"
@@ -48,8 +52,13 @@ fi
 
 mkdir -p "$OUT"
 for guest in "${GUESTS[@]}"; do
-  read -r crate interface <<<"$guest"
+  read -r crate export allowed <<<"$guest"
   build "$crate"   # one crate per invocation: features of shared guest libraries never unify
   core="target/wasm/$TARGET/wasm/${crate//-/_}.wasm"
-  cargo run --quiet -p xtask -- componentize "$core" "$OUT/$crate.wasm" "$interface"
+  # shellcheck disable=SC2086  # the allowed prefixes are separate arguments
+  cargo run --quiet -p xtask -- componentize "$core" "$OUT/$crate.wasm" "$export" $allowed
+done
+mkdir -p "$OUT/composed"
+for source in "${SOURCES[@]}"; do
+  cargo run --quiet -p xtask -- compose "$OUT/composed/tick-$source.wasm" "$OUT/spin-tick.wasm" "$OUT/$source.wasm" "$OUT/dialog-projector.wasm"
 done

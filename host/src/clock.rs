@@ -35,17 +35,5 @@ pub fn today() -> NaiveDate {
     now().date_naive()
 }
 
-/// The UTC day of a microsecond timestamp.
-pub fn day_of(micros: i64) -> Option<NaiveDate> {
-    DateTime::from_timestamp_micros(micros).map(|t| t.date_naive())
-}
-
-/// Midnight UTC starting `day`, in microseconds.
-pub fn day_start(day: NaiveDate) -> i64 {
-    day.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_micros()
-}
-
-/// A microsecond timestamp as RFC 3339 UTC with microseconds.
-pub fn format_micros(micros: i64) -> String {
-    DateTime::from_timestamp_micros(micros).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)).unwrap_or_default()
-}
+pub use dialogsync_core::plan::day_of;
+pub use dialogsync_core::source::{day_start, format_micros};

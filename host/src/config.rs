@@ -9,29 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// A source this version knows: the JSON fields naming a record's id, version and creation
-/// time (its day, for historic windows and reconciliation), and where an HTTP page keeps its
-/// records.
-pub struct KnownSource {
-    pub name: &'static str,
-    pub id_field: &'static str,
-    pub version_fields: &'static [&'static str],
-    pub created_fields: &'static [&'static str],
-    /// JSON pointer to the records in a page.
-    pub items: &'static str,
-}
-
-pub const KNOWN_SOURCES: &[KnownSource] = &[
-    KnownSource { name: "a2-archived-forms", id_field: "archiveReference", version_fields: &["lastChanged", "archivedDate"], created_fields: &["archivedDate"], items: "/items" },
-    KnownSource { name: "a2-correspondence", id_field: "correspondenceId", version_fields: &["lastChanged", "createdDate"], created_fields: &["createdDate"], items: "/items" },
-    // Altinn Storage's instance query page: {"instances": [...], "next": URL}.
-    KnownSource { name: "a3-app-instances", id_field: "id", version_fields: &["lastChanged", "created"], created_fields: &["created"], items: "/instances" },
-    KnownSource { name: "a3-correspondence", id_field: "correspondenceId", version_fields: &["lastChanged", "created"], created_fields: &["created"], items: "/items" },
-];
-
-pub fn known(name: &str) -> Option<&'static KnownSource> {
-    KNOWN_SOURCES.iter().find(|k| k.name == name)
-}
+pub use dialogsync_core::source::{KNOWN_SOURCES, KnownSource, known};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

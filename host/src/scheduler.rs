@@ -19,16 +19,16 @@ use crate::clock;
 use crate::config::{Config, SourceConfig};
 use crate::runtime::bindings::types::SyncMode;
 use crate::runtime::Runtime;
-use crate::sources::http::{Http, Page};
+use crate::sources::http::Http;
 use crate::sources::Fetched;
-use crate::store::{Fence, Store, StoreError, WindowPage};
+use crate::store::{Store, StoreError};
 use crate::sync::{Pipeline, Summary};
 use anyhow::{Context, Result};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::NaiveDate;
-use dialogsync_core::plan;
+use dialogsync_core::flow::{self, Bounds, Historic, History, Leases};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -52,19 +52,10 @@ pub fn host_name() -> String {
     format!("{}-{}", machine.trim(), std::process::id())
 }
 
-/// What a historic step found.
-enum Historic {
-    /// It committed a page.
-    Worked,
-    /// Windows are left, but other hosts hold them all.
-    Held,
-    /// Every window is done.
-    Done,
-}
-
 /// Whether an error is a lease that passed to another host (not a failure of the source).
 fn lease_lost(e: &anyhow::Error) -> bool {
     matches!(e.downcast_ref::<StoreError>(), Some(StoreError::LeaseLost { .. }))
+        || matches!(e.downcast_ref::<dialogsync_core::db::Error<sqlx::Error>>(), Some(dialogsync_core::db::Error::LeaseLost { .. }))
 }
 
 pub use dialogsync_core::plan::{watermark, windows};
@@ -139,11 +130,6 @@ impl Worker {
         self.base.with_mode(mode)
     }
 
-    async fn fetch(&self, url: String) -> Result<Page> {
-        let http = self.http.clone();
-        Ok(tokio::task::spawn_blocking(move || http.page(&url)).await??)
-    }
-
     /// Waits until `until`, a push, or a stop.
     async fn wait(&mut self, until: Instant) {
         let pushed = self.pushed.clone();
@@ -182,7 +168,7 @@ impl Worker {
             }
             if Instant::now() >= next_tick {
                 ticked = true;
-                if !self.store.acquire(&self.name, "live", &self.host, self.live_fence().ttl_micros).await? {
+                if !self.store.acquire(&self.name, "live", &self.host, self.leases().live().ttl_micros).await? {
                     tracing::debug!(source = %self.name, "another host ticks this source");
                     next_tick = Instant::now() + interval;
                     continue;
@@ -235,98 +221,34 @@ impl Worker {
         Ok(())
     }
 
-    /// The live lease: it must outlast the time between two ticks.
-    fn live_fence(&self) -> Fence {
-        let ttl = self.config.sync.interval + self.config.sync.lease;
-        Fence { name: "live".into(), holder: self.host.to_string(), ttl_micros: ttl.as_micros() as i64 }
+    /// The leases this host works under: the live one must outlast the time between two ticks.
+    fn leases(&self) -> Leases {
+        Leases {
+            holder: self.host.to_string(),
+            live_ttl_micros: (self.config.sync.interval + self.config.sync.lease).as_micros() as i64,
+            window_ttl_micros: self.config.sync.lease.as_micros() as i64,
+        }
     }
 
-    fn window_fence(&self, first: NaiveDate) -> Fence {
-        Fence { name: format!("window:{first}"), holder: self.host.to_string(), ttl_micros: self.config.sync.lease.as_micros() as i64 }
-    }
-
-    /// Live tick: first the records that waited for a party the register has learnt since,
+    /// Live tick (the sync core's [`flow::live_tick`]): the records that waited for a party,
     /// then every page of changes since the cursor, each committed with its cursor.
     async fn tick(&mut self, live_since: i64) -> Result<Summary> {
-        loop {
-            let ready = self.store.waiting_ready(&self.name, 1000).await?;
-            if ready.is_empty() {
-                break;
-            }
-            let (mut commit, s) = self.pipeline(SyncMode::Historic).prepare(ready.into_iter().map(Ok).collect()).await?;
-            commit.fence = Some(self.live_fence());
-            self.store.commit(&self.name, &commit).await?;
-            tracing::info!(source = %self.name, migrated = s.migrated, "records that waited for their party");
-            if s.waiting == s.fetched {
-                break;
-            }
-        }
-        let mut cursor: i64 = match self.store.checkpoint(&self.name, "live").await? {
-            Some(v) => v.parse().with_context(|| format!("live cursor `{v}`"))?,
-            None => live_since,
-        };
+        let pipeline = self.pipeline(SyncMode::Live);
+        let mut shell = pipeline.shell(Some(self.http.clone()));
         let overlap = self.config.sync.live_overlap.as_micros() as i64;
-        let mut url = self.http.changed_url(cursor - overlap);
-        let mut total = Summary::default();
-        loop {
-            let page = self.fetch(url).await?;
-            cursor = plan::advance_cursor(cursor, page.records.iter().filter_map(|r| r.as_ref().ok().map(|r| r.version)));
-            let (mut commit, s) = self.pipeline(SyncMode::Live).prepare(page.records).await?;
-            commit.checkpoint = Some(("live".into(), cursor.to_string()));
-            commit.fence = Some(self.live_fence());
-            self.store.commit(&self.name, &commit).await?;
-            total.add(&s);
-            match page.next {
-                Some(next) if !self.stopped() => url = next,
-                _ => break,
-            }
-        }
-        Ok(total)
+        let stop = self.stop.clone();
+        let stopped = move || *stop.borrow();
+        let bounds = Bounds { max_pages: None, stop: &stopped };
+        let (summary, _) = flow::live_tick(&mut shell, &pipeline.settings(), self.http.api(), &self.leases(), live_since, overlap, &bounds).await?;
+        Ok(summary)
     }
 
-    /// One page of a historic window: the one this host is working, else the newest
-    /// unfinished one no other host holds.
+    /// One page of a historic window (the sync core's [`flow::historic_step`]).
     async fn historic_page(&mut self, live_since: i64) -> Result<Historic> {
-        let Some(back_to) = self.sc.back_to_day(live_since) else { return Ok(Historic::Done) };
-        let plan = windows(live_since, back_to, self.sc.window_days);
-        let done: BTreeSet<String> = self.store.windows(Some(&self.name)).await?.into_iter().filter(|w| w.state == "done").map(|w| w.first_day).collect();
-        let open = plan::open_windows(&plan, &done, self.current);
-        if open.is_empty() {
-            return Ok(Historic::Done);
-        }
-        for (first, last) in open {
-            let fence = self.window_fence(first);
-            if !self.store.acquire(&self.name, &fence.name, &self.host, fence.ttl_micros).await? {
-                continue;
-            }
-            self.current = Some(first);
-            // Read afresh: a host that held the window before may have committed pages since.
-            let stored = self.store.window(&self.name, &first.to_string()).await?;
-            if stored.as_ref().is_some_and(|w| w.state == "done") {
-                self.store.release(&self.name, &fence.name, &self.host).await?;
-                continue;
-            }
-            let url = stored.and_then(|w| w.next_url).unwrap_or_else(|| self.http.window_url(first, last));
-            let page = self.fetch(url).await?;
-            let (mut commit, counts) = self.pipeline(SyncMode::Historic).prepare(page.records).await?;
-            let finished = page.next.is_none();
-            commit.window = Some(WindowPage { first_day: first.to_string(), last_day: last.to_string(), next_url: page.next, counts });
-            commit.fence = Some(fence.clone());
-            self.store.commit(&self.name, &commit).await?;
-            if finished {
-                self.current = None;
-                self.store.release(&self.name, &fence.name, &self.host).await?;
-                tracing::info!(source = %self.name, window = %first, host = %self.host, "historic window done");
-                let done: BTreeSet<String> = self.store.windows(Some(&self.name)).await?.into_iter().filter(|w| w.state == "done").map(|w| w.first_day).collect();
-                if let Some((before, to)) = plan::watermark_moved(&plan, &done, first) {
-                    let message = format!("historic data migrated back to {}", to.format("%d.%m.%Y"));
-                    let data = json!({ "from": before.map(|d| d.to_string()), "to": to.to_string(), "complete": to == back_to });
-                    self.store.log_data(Some(&self.name), "watermark", &message, Some(data)).await?;
-                }
-            }
-            return Ok(Historic::Worked);
-        }
-        Ok(Historic::Held)
+        let history = History { live_since, back_to: self.sc.back_to_day(live_since), window_days: self.sc.window_days };
+        let pipeline = self.pipeline(SyncMode::Historic);
+        let mut shell = pipeline.shell(Some(self.http.clone()));
+        flow::historic_step(&mut shell, &pipeline.settings(), self.http.api(), &self.leases(), &history, &mut self.current).await
     }
 
     /// Fetches the items pushed events announced (each once, however often announced) and

@@ -10,7 +10,9 @@
 use serde::Serialize;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor, Row};
-use dialogsync_core::changes::{StoredDialog, Upserts};
+use dialogsync_core::db::{self, Db, Param, Row as DbRow, Statement, Value};
+use sqlx::any::AnyRow;
+use sqlx::ValueRef;
 use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +32,15 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+impl From<db::Error<sqlx::Error>> for StoreError {
+    fn from(e: db::Error<sqlx::Error>) -> StoreError {
+        match e {
+            db::Error::Db(e) => StoreError::Query(e),
+            db::Error::LeaseLost { source_name, lease, holder } => StoreError::LeaseLost { source_name, lease, holder },
+        }
+    }
+}
 
 pub use dialogsync_core::commit::{Commit, Current, DeadLetter, DialogRow, Outcome, Staged, WindowPage};
 
@@ -60,38 +71,19 @@ pub enum Audience {
 }
 
 /// Which database the store is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use dialogsync_core::db::Dialect as Backend;
 
 type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 pub(crate) use dialogsync_core::changes::{NewEvent, new_activities};
 
-/// A JSON array of strings, bound as one parameter and read back by [`Store::list`].
-pub(crate) fn json_list<S: AsRef<str>>(items: &[S]) -> String {
-    serde_json::Value::from(items.iter().map(|s| s.as_ref()).collect::<Vec<_>>()).to_string()
-}
+pub(crate) use dialogsync_core::db::{CHUNK, json_list, last_per_key};
 
 /// SQL assembled from this module's fixed text and dialect fragments, never from input (every
 /// value is bound), which is what sqlx asks to be asserted of a query that is not a literal.
 pub(crate) fn safe(sql: String) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(sql)
 }
-
-/// The last of `items` for each key, in their order: a multi-row upsert may name a row once
-/// (PostgreSQL refuses to update one row twice in a statement), and the last one is what
-/// writing them one by one would have left.
-fn last_per_key<'a, T, K: Eq + std::hash::Hash>(items: impl IntoIterator<Item = &'a T>, key: impl Fn(&T) -> K) -> Vec<&'a T> {
-    let items: Vec<&T> = items.into_iter().collect();
-    let last: HashMap<K, usize> = items.iter().enumerate().map(|(i, t)| (key(t), i)).collect();
-    items.iter().enumerate().filter(|(i, t)| last[&key(t)] == *i).map(|(_, t)| *t).collect()
-}
-
-/// Rows per multi-row statement: well under both databases' parameter limits.
-const CHUNK: usize = 200;
 
 #[derive(Clone)]
 pub struct Store {
@@ -174,277 +166,53 @@ impl Store {
         })
     }
 
-    /// Placeholders for a multi-row statement's `rows` rows of `columns` values, the whole
-    /// statement's parameters. SQLite gets anonymous `?`: it looks a numbered parameter up by
-    /// name in a list, which makes binding thousands of them quadratic.
+    /// The dialect's fragments ([`Backend::list`] and the others), for the store's own queries.
     pub(crate) fn values(&self, rows: usize, columns: usize) -> String {
-        let row = |r: usize| {
-            let p: Vec<String> = (0..columns)
-                .map(|c| match self.backend {
-                    Backend::Sqlite => "?".to_string(),
-                    Backend::Postgres => format!("${}", 1 + r * columns + c),
-                })
-                .collect();
-            format!("({})", p.join(", "))
-        };
-        (0..rows).map(row).collect::<Vec<_>>().join(", ")
+        self.backend.values(rows, columns)
     }
-
-    /// A table of one text column, `value`, from the JSON array bound as `$n` ([`json_list`]).
     pub(crate) fn list(&self, n: usize) -> String {
-        match self.backend {
-            Backend::Sqlite => format!("json_each(${n})"),
-            Backend::Postgres => format!("jsonb_array_elements_text(CAST(${n} AS jsonb)) AS j(value)"),
-        }
+        self.backend.list(n)
     }
-
-    /// A table of two text columns, `a` and `b`, from a JSON array of pairs bound as `$n`.
-    pub(crate) fn pairs(&self, n: usize) -> String {
-        match self.backend {
-            Backend::Sqlite => format!("(SELECT json_extract(value, '$[0]') AS a, json_extract(value, '$[1]') AS b FROM json_each(${n}))"),
-            Backend::Postgres => format!("(SELECT x ->> 0 AS a, x ->> 1 AS b FROM jsonb_array_elements(CAST(${n} AS jsonb)) AS x)"),
-        }
-    }
-
-    /// Whether text `a` contains text `b`.
     pub(crate) fn contains(&self, a: &str, b: &str) -> String {
-        match self.backend {
-            Backend::Sqlite => format!("instr({a}, {b}) > 0"),
-            Backend::Postgres => format!("strpos({a}, {b}) > 0"),
-        }
+        self.backend.contains(a, b)
     }
-
-    /// The member `key` of the JSON document in column `doc`, as text.
     pub(crate) fn json_member(&self, doc: &str, key: &str) -> String {
-        match self.backend {
-            Backend::Sqlite => format!("json_extract({doc}, '$.{key}')"),
-            Backend::Postgres => format!("(CAST({doc} AS jsonb) ->> '{key}')"),
-        }
+        self.backend.json_member(doc, key)
     }
 
-    /// Appends change events in commit order. Their sequence numbers come from one counter row,
-    /// taken last in the transaction and held to its commit: events become visible in
-    /// sequence order, so a reader resuming after N never misses one committed later below N.
+    /// The store as the sync core's [`Db`].
+    pub fn db(&self) -> StoreDb<'_> {
+        StoreDb { store: self, tx: None }
+    }
+
+    /// Appends change events in commit order (the sync core's [`db::append_events`]).
     pub(crate) async fn append_events(&self, tx: &mut Tx, source: &str, at: &str, events: &[NewEvent]) -> Result<()> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let last: i64 = sqlx::query_scalar("UPDATE counters SET value = value + $1 WHERE name = 'events' RETURNING value")
-            .bind(events.len() as i64)
-            .fetch_one(&mut **tx)
-            .await?;
-        let mut seq = last - events.len() as i64;
-        for chunk in events.chunks(CHUNK) {
-            let sql = format!("INSERT INTO change_events (seq, dialog_id, kind, source, at, party, service_resource, detail) VALUES {}", self.values(chunk.len(), 8));
-            let mut q = sqlx::query(safe(sql));
-            for e in chunk {
-                seq += 1;
-                q = q.bind(seq).bind(&e.dialog_id).bind(e.kind).bind(source).bind(at).bind(&e.party).bind(&e.service_resource).bind(e.detail.as_ref().map(|d| d.to_string()));
-            }
-            q.execute(&mut **tx).await?;
-        }
-        Ok(())
+        Ok(db::append_events(&mut InTx(tx, self.backend), source, at, events).await?)
     }
 
     /// Which of `(source_id, content_hash)` are already staged with a final outcome.
     pub async fn staged_final(&self, source: &str, keys: &[(String, String)]) -> Result<HashSet<(String, String)>> {
-        if keys.is_empty() {
-            return Ok(HashSet::new());
-        }
-        // CROSS JOIN: SQLite then walks the list and looks each pair up by primary key, instead
-        // of scanning the source's records once per pair.
-        let sql = format!(
-            "SELECT r.source_id, r.content_hash FROM {} AS k CROSS JOIN raw_records r
-             WHERE r.source = $1 AND r.source_id = k.a AND r.content_hash = k.b AND r.outcome IN ('migrated', 'unchanged', 'skipped')",
-            self.pairs(2)
-        );
-        let pairs = serde_json::to_string(keys).expect("pairs");
-        let rows = sqlx::query(safe(sql)).bind(source).bind(pairs).fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        Ok(db::staged_final(&mut self.db(), source, keys).await?)
     }
 
     /// Party URNs for the given legacy party ids that the register knows.
     pub async fn parties(&self, ids: &[String]) -> Result<HashMap<String, String>> {
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let sql = format!("SELECT party_id, urn FROM parties WHERE party_id IN (SELECT value FROM {})", self.list(1));
-        let rows = sqlx::query(safe(sql)).bind(json_list(ids)).fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        Ok(db::parties(&mut self.db(), ids).await?)
     }
 
     /// The stored versions of the given element ids of `source`.
     pub async fn current(&self, source: &str, source_ids: &[String]) -> Result<HashMap<String, Current>> {
-        if source_ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let sql = format!("SELECT source_id, id, source_version, content_hash, document FROM dialogs WHERE source = $1 AND source_id IN (SELECT value FROM {})", self.list(2));
-        let rows = sqlx::query(safe(sql)).bind(source).bind(json_list(source_ids)).fetch_all(&self.pool).await?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get(0), Current { id: r.get(1), source_version: r.get(2), content_hash: r.get(3), document: r.get(4) }))
-            .collect())
+        Ok(db::current(&mut self.db(), source, source_ids).await?)
     }
 
     /// The versions that removed the given raw source ids, where any did.
     pub async fn tombstones(&self, source: &str, source_ids: &[String]) -> Result<HashMap<String, i64>> {
-        if source_ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let sql = format!("SELECT source_id, source_version FROM tombstones WHERE source = $1 AND source_id IN (SELECT value FROM {})", self.list(2));
-        let rows = sqlx::query(safe(sql)).bind(source).bind(json_list(source_ids)).fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        Ok(db::tombstones(&mut self.db(), source, source_ids).await?)
     }
 
-    /// Writes one batch in one transaction.
+    /// Writes one page in one transaction (the sync core's [`db::commit_page`]).
     pub async fn commit(&self, source: &str, c: &Commit) -> Result<()> {
-        let at = now();
-        let mut tx = self.write(source).await?;
-        if let Some(f) = &c.fence {
-            self.renew(&mut tx, source, f).await?;
-        }
-        let staged = last_per_key(&c.staged, |s| (s.record.source_id.clone(), s.content_hash.clone()));
-        for chunk in staged.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO raw_records (source, source_id, content_hash, source_version, content_type, payload, origin, outcome, reason, waiting_party, dialog_id, first_seen, last_seen, created_day)
-                 VALUES {}
-                 ON CONFLICT (source, source_id, content_hash) DO UPDATE SET
-                   origin = excluded.origin, outcome = excluded.outcome, reason = excluded.reason,
-                   waiting_party = excluded.waiting_party, dialog_id = excluded.dialog_id, last_seen = excluded.last_seen",
-                self.values(chunk.len(), 14)
-            );
-            let mut q = sqlx::query(safe(sql));
-            for s in chunk {
-                let r = &s.record;
-                q = q.bind(source).bind(&r.source_id).bind(&s.content_hash).bind(r.version).bind(&r.content_type)
-                    .bind(&r.payload).bind(&r.origin).bind(s.outcome.as_str()).bind(&s.reason).bind(&s.waiting_party)
-                    .bind(&s.dialog_id).bind(&at).bind(&at).bind(r.created.and_then(crate::clock::day_of).map(|d| d.to_string()));
-            }
-            q.execute(&mut *tx).await?;
-        }
-        let mut events = Vec::new();
-        self.upsert_dialogs(&mut tx, source, c, &mut events).await?;
-        for (source_id, version) in &c.deletes {
-            sqlx::query(
-                "INSERT INTO tombstones (source, source_id, source_version, at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (source, source_id) DO UPDATE SET source_version =
-                   CASE WHEN excluded.source_version > tombstones.source_version THEN excluded.source_version ELSE tombstones.source_version END",
-            )
-            .bind(source).bind(source_id).bind(version).bind(&at)
-            .execute(&mut *tx)
-            .await?;
-            let gone: Vec<(String, String, String)> = sqlx::query_as(
-                "DELETE FROM dialogs WHERE id IN (SELECT dialog_id FROM raw_records WHERE source = $1 AND source_id = $2 AND dialog_id IS NOT NULL) RETURNING id, party, service_resource",
-            )
-            .bind(source).bind(source_id)
-            .fetch_all(&mut *tx)
-            .await?;
-            events.extend(gone.into_iter().map(|(dialog_id, party, service_resource)| NewEvent { dialog_id, kind: "deleted", party, service_resource, detail: None }));
-        }
-        if !c.resolved.is_empty() {
-            let sql = format!("DELETE FROM dead_letters WHERE source = $1 AND source_id IN (SELECT value FROM {})", self.list(2));
-            sqlx::query(safe(sql)).bind(source).bind(json_list(&c.resolved)).execute(&mut *tx).await?;
-        }
-        if !c.read_ok.is_empty() {
-            let sql = format!(
-                "DELETE FROM dead_letters WHERE source = $1 AND phase = 'read' AND (record_key IN (SELECT value FROM {l}) OR origin IN (SELECT value FROM {l}))",
-                l = self.list(2)
-            );
-            sqlx::query(safe(sql)).bind(source).bind(json_list(&c.read_ok)).execute(&mut *tx).await?;
-        }
-        for d in &c.dead {
-            sqlx::query(
-                "INSERT INTO dead_letters (source, record_key, source_id, origin, phase, component, error, payload, first_seen, last_seen)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                 ON CONFLICT (source, record_key) DO UPDATE SET
-                   origin = excluded.origin, phase = excluded.phase, component = excluded.component, error = excluded.error,
-                   payload = excluded.payload, attempts = dead_letters.attempts + 1, last_seen = excluded.last_seen",
-            )
-            .bind(source).bind(&d.record_key).bind(&d.source_id).bind(&d.origin).bind(&d.phase).bind(&d.component)
-            .bind(&d.error).bind(&d.payload).bind(&at).bind(&at)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if let Some((name, value)) = &c.checkpoint {
-            sqlx::query(
-                "INSERT INTO checkpoints (source, name, value, updated_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (source, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            )
-            .bind(source).bind(name).bind(value).bind(&at)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if let Some(w) = &c.window {
-            let n = &w.counts;
-            let (state, completed) = if w.next_url.is_none() { ("done", Some(&at)) } else { ("running", None) };
-            sqlx::query(
-                "INSERT INTO windows (source, first_day, last_day, state, next_url, pages, fetched, migrated, unchanged, skipped, waiting, dead, started_at, completed_at)
-                 VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12, $13)
-                 ON CONFLICT (source, first_day) DO UPDATE SET
-                   state = excluded.state, next_url = excluded.next_url, pages = windows.pages + 1,
-                   fetched = windows.fetched + excluded.fetched, migrated = windows.migrated + excluded.migrated,
-                   unchanged = windows.unchanged + excluded.unchanged, skipped = windows.skipped + excluded.skipped,
-                   waiting = windows.waiting + excluded.waiting, dead = windows.dead + excluded.dead, completed_at = excluded.completed_at",
-            )
-            .bind(source).bind(&w.first_day).bind(&w.last_day).bind(state).bind(&w.next_url)
-            .bind(n.fetched as i64).bind(n.migrated as i64).bind(n.unchanged as i64).bind(n.skipped as i64)
-            .bind(n.waiting as i64).bind(n.dead as i64).bind(&at).bind(completed)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if !c.silent {
-            self.append_events(&mut tx, source, &at, &events).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The batch's dialogs, where newer than what is stored (read inside the transaction, so a
-    /// concurrent writer can never let an older version win), as one read and multi-row writes.
-    async fn upsert_dialogs(&self, tx: &mut Tx, source: &str, c: &Commit, events: &mut Vec<NewEvent>) -> Result<()> {
-        if c.upserts.is_empty() {
-            return Ok(());
-        }
-        let ids: Vec<&str> = c.upserts.iter().map(|d| d.source_id.as_str()).collect();
-        let sql = format!(
-            "SELECT source_id, id, source_version, content_hash, document, party, service_resource FROM dialogs WHERE source = $1 AND source_id IN (SELECT value FROM {})",
-            self.list(2)
-        );
-        let rows = sqlx::query(safe(sql)).bind(source).bind(json_list(&ids)).fetch_all(&mut **tx).await?;
-        let stored = rows
-            .iter()
-            .map(|r| {
-                let current = Current { id: r.get(1), source_version: r.get(2), content_hash: r.get(3), document: r.get(4) };
-                (r.get(0), StoredDialog { current, party: r.get(5), service_resource: r.get(6) })
-            })
-            .collect();
-        let Upserts { gone, write, events: new } = dialogsync_core::changes::upserts(&c.upserts, stored, c.replay);
-        events.extend(new);
-        if !gone.is_empty() {
-            let sql = format!("DELETE FROM dialogs WHERE id IN (SELECT value FROM {})", self.list(1));
-            sqlx::query(safe(sql)).bind(json_list(&gone)).execute(&mut **tx).await?;
-        }
-        let write = last_per_key(write, |d| d.id.clone());
-        for chunk in write.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO dialogs (id, source, source_id, source_version, content_hash, party, service_resource, status, system_label, created_at, updated_at, transformer_hash, projector_hash, document)
-                 VALUES {}
-                 ON CONFLICT (id) DO UPDATE SET
-                   source_version = excluded.source_version, content_hash = excluded.content_hash, party = excluded.party,
-                   service_resource = excluded.service_resource, status = excluded.status, system_label = excluded.system_label,
-                   created_at = excluded.created_at, updated_at = excluded.updated_at, transformer_hash = excluded.transformer_hash,
-                   projector_hash = excluded.projector_hash, document = excluded.document",
-                self.values(chunk.len(), 14)
-            );
-            let mut q = sqlx::query(safe(sql));
-            for d in chunk {
-                q = q.bind(&d.id).bind(source).bind(&d.source_id).bind(d.source_version).bind(&d.content_hash).bind(&d.party)
-                    .bind(&d.service_resource).bind(&d.status).bind(&d.system_label).bind(d.created_at).bind(d.updated_at)
-                    .bind(&d.transformer_hash).bind(&d.projector_hash).bind(&d.document);
-            }
-            q.execute(&mut **tx).await?;
-        }
-        Ok(())
+        Ok(db::commit_page(&mut self.db(), source, c, &now()).await?)
     }
 
     /// Adds a dated changelog entry.
@@ -454,11 +222,7 @@ impl Store {
 
     /// Adds a dated changelog entry with structured details.
     pub async fn log_data(&self, source: Option<&str>, kind: &str, message: &str, data: Option<serde_json::Value>) -> Result<()> {
-        sqlx::query("INSERT INTO changelog (at, source, kind, message, data) VALUES ($1, $2, $3, $4, $5)")
-            .bind(now()).bind(source).bind(kind).bind(message).bind(data.map(|d| d.to_string()))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        Ok(db::log(&mut self.db(), source, kind, message, data, &now()).await?)
     }
 
     /// Replaces or adds register entries; returns how many records were waiting for them.
@@ -571,3 +335,108 @@ pub mod service;
 
 pub mod lease;
 pub use lease::{Fence, Host, Lease};
+
+/// A sync-core statement as a sqlx query: its parameters bound in order.
+fn query(s: &Statement) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    let mut q = sqlx::query(safe(s.sql.clone()));
+    for p in &s.params {
+        q = match p {
+            Param::Int(v) => q.bind(*v),
+            Param::Text(v) => q.bind(v.clone()),
+            Param::Blob(v) => q.bind(v.clone()),
+        };
+    }
+    q
+}
+
+/// A row as the sync core reads it.
+fn row(r: &AnyRow) -> DbRow {
+    use sqlx::any::AnyTypeInfoKind as K;
+    let value = |i: usize| -> Value {
+        let Ok(raw) = r.try_get_raw(i) else { return Value::Null };
+        if raw.is_null() {
+            return Value::Null;
+        }
+        let kind = raw.type_info().kind();
+        match kind {
+            K::Bool | K::SmallInt | K::Integer | K::BigInt => r.try_get::<i64, _>(i).map(Value::Int).unwrap_or(Value::Null),
+            K::Real | K::Double => r.try_get::<f64, _>(i).map(Value::Real).unwrap_or(Value::Null),
+            K::Blob => r.try_get::<Vec<u8>, _>(i).map(Value::Blob).unwrap_or(Value::Null),
+            K::Text | K::Null => r.try_get::<String, _>(i).map(Value::Text).unwrap_or(Value::Null),
+        }
+    };
+    DbRow((0..r.columns().len()).map(value).collect())
+}
+
+/// The store as a sync-core [`Db`]: statements on any free connection, or in the write
+/// transaction [`Db::begin`] opened ([`Store::write`]).
+pub struct StoreDb<'a> {
+    store: &'a Store,
+    tx: Option<Tx>,
+}
+
+impl Db for StoreDb<'_> {
+    type Error = sqlx::Error;
+    fn dialect(&self) -> Backend {
+        self.store.backend
+    }
+    async fn query(&mut self, s: Statement) -> std::result::Result<Vec<DbRow>, sqlx::Error> {
+        let rows = match &mut self.tx {
+            Some(tx) => query(&s).fetch_all(&mut **tx).await?,
+            None => query(&s).fetch_all(&self.store.pool).await?,
+        };
+        Ok(rows.iter().map(row).collect())
+    }
+    async fn execute(&mut self, s: Statement) -> std::result::Result<u64, sqlx::Error> {
+        Ok(match &mut self.tx {
+            Some(tx) => query(&s).execute(&mut **tx).await?,
+            None => query(&s).execute(&self.store.pool).await?,
+        }
+        .rows_affected())
+    }
+    async fn begin(&mut self, key: &str) -> std::result::Result<(), sqlx::Error> {
+        self.tx = Some(self.store.write(key).await.map_err(|e| match e {
+            StoreError::Query(e) => e,
+            other => sqlx::Error::Protocol(other.to_string()),
+        })?);
+        Ok(())
+    }
+    async fn commit(&mut self) -> std::result::Result<(), sqlx::Error> {
+        match self.tx.take() {
+            Some(tx) => tx.commit().await,
+            None => Ok(()),
+        }
+    }
+    async fn rollback(&mut self) -> std::result::Result<(), sqlx::Error> {
+        match self.tx.take() {
+            Some(tx) => tx.rollback().await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// A transaction its owner commits, as a sync-core [`Db`] for statements inside it.
+pub(crate) struct InTx<'a>(pub &'a mut Tx, pub Backend);
+
+impl Db for InTx<'_> {
+    type Error = sqlx::Error;
+    fn dialect(&self) -> Backend {
+        self.1
+    }
+    async fn query(&mut self, s: Statement) -> std::result::Result<Vec<DbRow>, sqlx::Error> {
+        Ok(query(&s).fetch_all(&mut **self.0).await?.iter().map(row).collect())
+    }
+    async fn execute(&mut self, s: Statement) -> std::result::Result<u64, sqlx::Error> {
+        Ok(query(&s).execute(&mut **self.0).await?.rows_affected())
+    }
+    // Already inside its owner's transaction: nothing to open or end here.
+    async fn begin(&mut self, _key: &str) -> std::result::Result<(), sqlx::Error> {
+        Ok(())
+    }
+    async fn commit(&mut self) -> std::result::Result<(), sqlx::Error> {
+        Ok(())
+    }
+    async fn rollback(&mut self) -> std::result::Result<(), sqlx::Error> {
+        Ok(())
+    }
+}

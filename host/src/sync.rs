@@ -12,9 +12,12 @@
 use crate::runtime::bindings::types::{Dialog, Element, Party, ProjectionContext, SourceRecord, SyncMode, Transformed};
 use crate::runtime::{CallFailure, Projector, Runtime, Transformer};
 use crate::sources::Fetched;
-use crate::store::{Commit, Store};
+use crate::sources::http::{Http, Page};
+use crate::store::{Commit, Store, StoreDb};
+use anyhow::Context;
+use dialogsync_core::Transform;
+use dialogsync_core::flow;
 use dialogsync_core::page::{Components, Settings};
-use dialogsync_core::{Page, Transform};
 use std::sync::Arc;
 
 pub use dialogsync_core::Summary;
@@ -128,11 +131,9 @@ impl Pipeline {
         Ok(summary)
     }
 
-    /// Runs one page of fetched records through the components (in calls of at most
-    /// `batch_size` records) and returns what to commit, without committing it: the caller
-    /// adds its cursor or window progress so they land in the same transaction.
-    pub async fn prepare(&self, items: Vec<Fetched>) -> anyhow::Result<(Commit, Summary)> {
-        let settings = Settings {
+    /// How the sync core runs this pipeline's pages: its components, its mode, "now".
+    pub fn settings(&self) -> Settings {
+        Settings {
             source: self.source.clone(),
             components: Components {
                 transformer_label: self.transformer.label(),
@@ -143,14 +144,55 @@ impl Pipeline {
             now: self.now,
             replay: self.replay,
             silent: self.silent,
-        };
-        let mut page: Page<Element> = Page::new(settings, items);
-        let settled = self.store.staged_final(&self.source, &page.stage_keys()).await?;
-        page.settled(&settled);
+            mode: match self.mode {
+                SyncMode::Live => dialogsync_sdk::types::SyncMode::Live,
+                SyncMode::Historic => dialogsync_sdk::types::SyncMode::Historic,
+            },
+        }
+    }
 
+    /// The host's I/O for the sync core: this pipeline's store and components, and `http` as
+    /// the source where there is one.
+    pub fn shell(&self, http: Option<Arc<Http>>) -> HostShell<'_> {
+        HostShell { db: self.store.db(), runtime: self.runtime.clone(), transformer: self.transformer.clone(), projector: self.projector.clone(), http }
+    }
+
+    /// Runs one page of fetched records through the components (in calls of at most
+    /// `batch_size` records) and returns what to commit, without committing it: the caller
+    /// adds its cursor or window progress so they land in the same transaction.
+    pub async fn prepare(&self, items: Vec<Fetched>) -> anyhow::Result<(Commit, Summary)> {
+        flow::prepare(&mut self.shell(None), self.settings(), items).await
+    }
+}
+
+/// The host's I/O under the sync core ([`flow::Shell`]): sqlx, the HTTP connector, and the
+/// components on wasmtime (on blocking threads, in calls of at most `batch_size` records).
+pub struct HostShell<'a> {
+    db: StoreDb<'a>,
+    runtime: Arc<Runtime>,
+    transformer: Arc<Transformer>,
+    projector: Arc<Projector>,
+    http: Option<Arc<Http>>,
+}
+
+impl<'a> flow::Shell for HostShell<'a> {
+    type Element = Element;
+    type Db = StoreDb<'a>;
+    type Error = anyhow::Error;
+
+    fn db(&mut self) -> &mut StoreDb<'a> {
+        &mut self.db
+    }
+
+    async fn fetch(&mut self, url: &str) -> anyhow::Result<Page> {
+        let http = self.http.clone().context("this pipeline has no http source")?;
+        let url = url.to_string();
+        Ok(tokio::task::spawn_blocking(move || http.page(&url)).await??)
+    }
+
+    async fn transform(&mut self, input: Vec<dialogsync_sdk::types::SourceRecord>) -> anyhow::Result<(Vec<dialogsync_sdk::types::SourceRecord>, Vec<Result<Transform<Element>, String>>)> {
         // Payloads travel to the blocking call and back rather than being copied.
-        let inputs: Vec<SourceRecord> = page
-            .transform_input()
+        let inputs: Vec<SourceRecord> = input
             .into_iter()
             .map(|r| SourceRecord { source_id: r.source_id, source_version: r.source_version, payload: r.payload, content_type: r.content_type })
             .collect();
@@ -165,23 +207,24 @@ impl Pipeline {
             .into_iter()
             .map(|r| dialogsync_sdk::types::SourceRecord { source_id: r.source_id, source_version: r.source_version, payload: r.payload, content_type: r.content_type })
             .collect();
-        page.transformed(inputs, results);
+        Ok((inputs, results))
+    }
 
-        let removed = self.store.tombstones(&self.source, &page.tombstone_ids()).await?;
-        page.tombstones(removed);
-        let known = self.store.parties(&page.party_ids()).await?;
-        page.parties(&known);
-
-        let ctx = ProjectionContext { now: self.now, mode: self.mode };
-        let elements = page.project_input();
+    async fn project(&mut self, ctx: dialogsync_sdk::types::ProjectionContext, elements: Vec<Element>) -> anyhow::Result<Vec<Result<dialogsync_sdk::types::Dialog, String>>> {
+        let mode = match ctx.mode {
+            dialogsync_sdk::types::SyncMode::Live => SyncMode::Live,
+            dialogsync_sdk::types::SyncMode::Historic => SyncMode::Historic,
+        };
+        let ctx = ProjectionContext { now: ctx.now, mode };
         let (rt, p) = (self.runtime.clone(), self.projector.clone());
-        let results = tokio::task::spawn_blocking(move || {
+        Ok(tokio::task::spawn_blocking(move || {
             let size = rt.limits().batch_size.max(1);
             elements.chunks(size).flat_map(|c| rt.project(&p, ctx, c)).map(dialog_result).collect::<Vec<_>>()
         })
-        .await?;
-        let current = self.store.current(&self.source, &page.project_ids()).await?;
-        page.projected(results, current);
-        Ok(page.finish())
+        .await?)
+    }
+
+    fn stamp(&self) -> String {
+        crate::clock::stamp()
     }
 }

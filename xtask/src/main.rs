@@ -1,57 +1,44 @@
-//! `xtask componentize IN OUT INTERFACE`: wraps a core module built for wasm32-unknown-unknown
-//! (which carries its WIT in a custom section from wit-bindgen) into a component, then checks
-//! that it exports INTERFACE and imports no functions at all: a dialogsync guest is pure.
+//! - `xtask componentize IN OUT EXPORT [ALLOWED-IMPORT-PREFIX…]`: wraps a core module built for
+//!   wasm32-unknown-unknown into a component, then checks that it exports EXPORT and imports
+//!   functions only from the allowed interfaces (none: a dialogsync guest is pure).
+//! - `xtask compose OUT SOCKET PLUG…`: plugs the PLUG components' exports into SOCKET's imports
+//!   (a Spin tick component with its transformer and the projector, for SpinKube).
 
 use anyhow::{Context, Result, bail};
-use wit_component::{ComponentEncoder, DecodedWasm, decode};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [cmd, input, output, interface] = args.as_slice() else {
-        bail!("usage: xtask componentize IN.wasm OUT.wasm dialogsync:pipeline/INTERFACE@VERSION");
-    };
-    if cmd != "componentize" {
-        bail!("unknown command `{cmd}`");
-    }
-    let core = std::fs::read(input).with_context(|| format!("reading {input}"))?;
-    let component = ComponentEncoder::default()
-        .validate(true)
-        .module(&core)
-        .with_context(|| format!("{input}: no component type section (built without wit-bindgen?)"))?
-        .encode()
-        .with_context(|| format!("encoding {input} as a component"))?;
-    check(&component, interface).with_context(|| format!("checking {output}"))?;
-    std::fs::write(output, &component).with_context(|| format!("writing {output}"))?;
-    println!("{output}: component, exports {interface}, no function imports ({} bytes)", component.len());
-    Ok(())
-}
-
-fn check(component: &[u8], interface: &str) -> Result<()> {
-    let DecodedWasm::Component(resolve, world) = decode(component)? else {
-        bail!("not a component");
-    };
-    let world = &resolve.worlds[world];
-    let name = |key: &wit_parser::WorldKey| resolve.name_world_key(key);
-    let exports: Vec<String> = world.exports.keys().map(name).collect();
-    if !exports.iter().any(|e| e == interface) {
-        bail!("exports {exports:?}, not {interface}");
-    }
-    for (key, item) in &world.imports {
-        let has_functions = match item {
-            wit_parser::WorldItem::Interface { id, .. } => !resolve.interfaces[*id].functions.is_empty(),
-            wit_parser::WorldItem::Function(_) => true,
-            _ => false,
-        };
-        if has_functions {
-            bail!("imports {}: a guest must be granted nothing", name(key));
+    match args.first().map(String::as_str) {
+        Some("componentize") if args.len() >= 4 => {
+            let (input, output, export) = (&args[1], &args[2], &args[3]);
+            let allowed: Vec<&str> = args[4..].iter().map(String::as_str).collect();
+            let core = std::fs::read(input).with_context(|| format!("reading {input}"))?;
+            let component = xtask::componentize(&core).with_context(|| input.clone())?;
+            xtask::check(&component, export, &allowed).with_context(|| format!("checking {output}"))?;
+            std::fs::write(output, &component).with_context(|| format!("writing {output}"))?;
+            match allowed.is_empty() {
+                true => println!("{output}: component, exports {export}, no function imports ({} bytes)", component.len()),
+                false => println!("{output}: component, exports {export}, imports only {allowed:?} ({} bytes)", component.len()),
+            }
+            Ok(())
         }
+        Some("compose") if args.len() >= 4 => {
+            let read = |p: &String| std::fs::read(p).with_context(|| format!("reading {p}"));
+            let socket = read(&args[2])?;
+            let plugs = args[3..].iter().map(read).collect::<Result<Vec<_>>>()?;
+            let plugs: Vec<&[u8]> = plugs.iter().map(Vec::as_slice).collect();
+            let composed = xtask::compose(&socket, &plugs).with_context(|| format!("composing {}", args[2]))?;
+            std::fs::write(&args[1], &composed).with_context(|| format!("writing {}", args[1]))?;
+            println!("{}: {} composed with {} ({} bytes)", args[1], args[2], args[3..].join(", "), composed.len());
+            Ok(())
+        }
+        _ => bail!("usage: xtask componentize IN.wasm OUT.wasm EXPORT [ALLOWED-IMPORT-PREFIX…] | xtask compose OUT.wasm SOCKET.wasm PLUG.wasm…"),
     }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::check;
+    use xtask::check;
 
     /// The files `scripts/build-components.sh` wrote are components exporting their interface
     /// and importing nothing (what `wasm-tools component wit` would show).
@@ -68,9 +55,9 @@ mod tests {
         ] {
             let path = dir.join(format!("{name}.wasm"));
             let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run scripts/build-components.sh)", path.display()));
-            check(&bytes, interface).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            check(&bytes, interface, &[]).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         }
         let projector = std::fs::read(dir.join("dialog-projector.wasm")).unwrap();
-        assert!(check(&projector, "dialogsync:pipeline/transformer@0.1.0").is_err(), "the check can fail");
+        assert!(check(&projector, "dialogsync:pipeline/transformer@0.1.0", &[]).is_err(), "the check can fail");
     }
 }

@@ -5,20 +5,26 @@
 //! SQLite or PostgreSQL, outbound HTTP, its imported transformer and projector).
 //!
 //! - [`record`]: what a source connector yields, and content hashes.
+//! - [`source`]: the http connector's URLs and pages.
 //! - [`page`]: one page of records through the pipeline, as steps the shell feeds with what it
 //!   read (staged versions, tombstones, the party register, stored dialogs) and what the
 //!   components returned. It decides newer-version-wins and each record's bucket.
 //! - [`commit`]: what a page writes, in one transaction.
 //! - [`changes`]: newer-version-wins inside the commit, and the change events it appends.
+//! - [`flow`]: the engine's steps over any shell: a page, a live tick, a page of history.
+//! - [`db`]: the store's sync statements, for SQLite and PostgreSQL, over any connection.
 //! - [`summary`]: the buckets every record ends in.
 //! - [`plan`]: historic windows newest first, which one to work, watermarks, the live cursor.
 //! - [`validate`]: Dialogporten's rules, checked on every dialog before it is stored.
 
 pub mod changes;
 pub mod commit;
+pub mod db;
+pub mod flow;
 pub mod page;
 pub mod plan;
 pub mod record;
+pub mod source;
 pub mod summary;
 pub mod validate;
 

@@ -18,7 +18,7 @@ use crate::commit::{Commit, Current, DeadLetter, DialogRow, Outcome, Staged};
 use crate::record::{Fetched, RawRecord, sha256_hex, unreadable_key};
 use crate::summary::Summary;
 use crate::validate;
-use dialogsync_sdk::types::{Dialog, SourceRecord};
+use dialogsync_sdk::types::{Dialog, SourceRecord, SyncMode};
 use std::collections::{HashMap, HashSet};
 
 /// What a transformer made of one record (the shell maps its component's result onto this).
@@ -62,7 +62,7 @@ pub struct Components {
 }
 
 /// How a page runs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub source: String,
     pub components: Components,
@@ -72,6 +72,8 @@ pub struct Settings {
     pub replay: bool,
     /// Write without change events.
     pub silent: bool,
+    /// Live (a due date already past is dropped) or historic projection.
+    pub mode: SyncMode,
 }
 
 /// A record's fate inside a page.
@@ -384,7 +386,8 @@ mod tests {
     /// Runs a page through every step as a shell would, with the components' logic natively and
     /// the store's answers given.
     fn run(items: Vec<Fetched>, settled: HashSet<(String, String)>, removed: HashMap<String, i64>, current: HashMap<String, Current>) -> (Commit, Summary) {
-        let settings = Settings { source: "a3-app-instances".into(), now: NOW, components: Components { transformer_label: "t@1".into(), projector_label: "p@1".into(), ..Components::default() }, ..Settings::default() };
+        let components = Components { transformer_label: "t@1".into(), projector_label: "p@1".into(), ..Components::default() };
+        let settings = Settings { source: "a3-app-instances".into(), now: NOW, components, replay: false, silent: false, mode: g::SyncMode::Historic };
         let mut page: Page<g::Element> = Page::new(settings, items);
         page.settled(&settled);
         let input = page.transform_input();

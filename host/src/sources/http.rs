@@ -14,8 +14,8 @@
 //! Calls block (ureq); the engine runs them off the async threads. Each source's requests are
 //! spaced by its `rate_limit`.
 
-use super::{Fetched, RecordKeys};
-use crate::clock::format_micros;
+use super::Fetched;
+use dialogsync_core::source::Api;
 use chrono::NaiveDate;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -34,29 +34,13 @@ pub enum HttpError {
     Body { url: String, message: String },
 }
 
-/// One page: its records, and where the next one is.
-pub struct Page {
-    pub records: Vec<Fetched>,
-    pub next: Option<String>,
-}
+pub use dialogsync_core::source::Page;
 
 pub struct Http {
     agent: ureq::Agent,
-    base: String,
-    items: String,
-    next: String,
-    page_size: u32,
-    keys: RecordKeys,
+    api: Api,
     spacing: Duration,
     last: Mutex<Option<Instant>>,
-}
-
-fn query(pairs: &[(&str, &str)]) -> String {
-    let mut q = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        q.append_pair(k, v);
-    }
-    q.finish()
 }
 
 impl Http {
@@ -69,25 +53,24 @@ impl Http {
             .into();
         Ok(Http {
             agent,
-            base: base.trim_end_matches('/').to_string(),
-            items: sc.items.clone().unwrap_or_else(|| "/items".into()),
-            next: sc.next.clone(),
-            page_size: sc.page_size.max(1),
-            keys: sc.keys.clone(),
+            api: Api::new(&base, sc.items.as_deref(), &sc.next, sc.page_size, sc.keys.clone()),
             spacing: Duration::from_secs_f64(1.0 / sc.rate_limit.max(0.001)),
             last: Mutex::new(None),
         })
     }
 
+    /// The source's API as the sync core reads it.
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+
     pub fn changed_url(&self, since: i64) -> String {
-        format!("{}?{}", self.base, query(&[("changedSince", &format_micros(since)), ("limit", &self.page_size.to_string())]))
+        self.api.changed_url(since)
     }
 
     /// Records created on the days `[first, last]`.
     pub fn window_url(&self, first: NaiveDate, last: NaiveDate) -> String {
-        let from = format_micros(crate::clock::day_start(first));
-        let before = format_micros(crate::clock::day_start(last + chrono::Duration::days(1)));
-        format!("{}?{}", self.base, query(&[("createdFrom", &from), ("createdBefore", &before), ("limit", &self.page_size.to_string())]))
+        self.api.window_url(first, last)
     }
 
     /// Waits for the source's rate limit.
@@ -122,49 +105,21 @@ impl Http {
         serde_json::from_slice(&body).map_err(|e| HttpError::Body { url: url.into(), message: format!("invalid JSON: {e}") })
     }
 
-    /// One page of records. A record the page holds but that cannot be read is a failure
-    /// naming the page and its position, never a reason to drop the page.
+    /// One page of records (read by the sync core's [`Api::page`]).
     pub fn page(&self, url: &str) -> Result<Page, HttpError> {
-        let page = self.json(url)?;
-        let empty = Vec::new();
-        let items = match page.pointer(&self.items) {
-            Some(Value::Array(items)) => items,
-            Some(Value::Null) | None if page.pointer(&self.next).is_some() => &empty,
-            _ => return Err(HttpError::Body { url: url.into(), message: format!("no record list at `{}`", self.items) }),
-        };
-        let records = items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| self.keys.record(item.to_string().into_bytes(), format!("{url}#{}[{i}]", self.items)))
-            .collect();
-        let next = match page.pointer(&self.next) {
-            Some(Value::String(s)) if !s.is_empty() => Some(self.absolute(s)),
-            _ => None,
-        };
-        Ok(Page { records, next })
-    }
-
-    /// A relative continuation (`?after=…`, `/path?…`) made absolute against the base URL.
-    fn absolute(&self, next: &str) -> String {
-        if next.contains("://") {
-            return next.into();
-        }
-        if let Some(q) = next.strip_prefix('?') {
-            return format!("{}?{q}", self.base);
-        }
-        let origin_end = self.base.find("://").map(|i| i + 3).and_then(|i| self.base[i..].find('/').map(|j| i + j)).unwrap_or(self.base.len());
-        format!("{}{next}", &self.base[..origin_end])
+        let body = self.get(url)?.ok_or_else(|| HttpError::Status { url: url.into(), status: 404, body: "not found".into() })?;
+        self.api.page(url, &body).map_err(|message| HttpError::Body { url: url.into(), message })
     }
 
     /// One record by its id, `None` when the source no longer has it.
     pub fn item(&self, id: &str) -> Result<Option<Fetched>, HttpError> {
-        let url = format!("{}/item?{}", self.base, query(&[("id", id)]));
-        Ok(self.get(&url)?.map(|body| self.keys.record(body, url)))
+        let url = self.api.item_url(id);
+        Ok(self.get(&url)?.map(|body| self.api.keys.record(body, url)))
     }
 
     /// The source's own count of records per creation day in `[from, to]`.
     pub fn counts(&self, from: NaiveDate, to: NaiveDate) -> Result<BTreeMap<NaiveDate, u64>, HttpError> {
-        let url = format!("{}/counts?{}", self.base, query(&[("from", &from.to_string()), ("to", &to.to_string())]));
+        let url = self.api.counts_url(from, to);
         let v = self.json(&url)?;
         let bad = |message: String| HttpError::Body { url: url.clone(), message };
         let obj = v.as_object().ok_or_else(|| bad("expected an object of day → count".into()))?;

@@ -4,7 +4,8 @@
 //! atomic on both backends (SQLite's one writer; PostgreSQL's row lock on the conflicting row).
 //! Expiry is judged by the database's clock, so hosts' clocks need not agree.
 
-use super::{Backend, Result, Store, StoreError, Tx, now};
+use super::{Result, Store, now};
+use dialogsync_core::db;
 use serde::Serialize;
 use sqlx::Row;
 
@@ -31,14 +32,6 @@ pub struct Host {
 pub use dialogsync_core::commit::Fence;
 
 impl Store {
-    /// The database's clock, in microseconds since the epoch.
-    fn db_now(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)",
-            Backend::Postgres => "CAST(extract(epoch from clock_timestamp()) * 1000000 AS BIGINT)",
-        }
-    }
-
     pub async fn register_host(&self, id: &str) -> Result<()> {
         sqlx::query("INSERT INTO hosts (id, started_at, seen_at) VALUES ($1, $2, $2) ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at, stopped_at = NULL")
             .bind(id).bind(now())
@@ -57,14 +50,7 @@ impl Store {
     /// Takes or renews lease `name` of `source` for `holder` for `ttl_micros`; false if another
     /// host holds it and it has not expired.
     pub async fn acquire(&self, source: &str, name: &str, holder: &str, ttl_micros: i64) -> Result<bool> {
-        let sql = format!(
-            "INSERT INTO leases (source, name, holder, expires_at) VALUES ($1, $2, $3, {now} + $4)
-             ON CONFLICT (source, name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-             WHERE leases.holder = excluded.holder OR leases.expires_at < {now}
-             RETURNING holder",
-            now = self.db_now()
-        );
-        let got = sqlx::query(super::safe(sql)).bind(source).bind(name).bind(holder).bind(ttl_micros).fetch_optional(&self.pool).await?.is_some();
+        let got = db::acquire(&mut self.db(), source, name, holder, ttl_micros).await?;
         if got {
             sqlx::query("UPDATE hosts SET seen_at = $2 WHERE id = $1").bind(holder).bind(now()).execute(&self.pool).await?;
         }
@@ -73,22 +59,7 @@ impl Store {
 
     /// Gives up a lease the holder is done with (a finished window).
     pub async fn release(&self, source: &str, name: &str, holder: &str) -> Result<()> {
-        sqlx::query("DELETE FROM leases WHERE source = $1 AND name = $2 AND holder = $3").bind(source).bind(name).bind(holder).execute(&self.pool).await?;
-        Ok(())
-    }
-
-    /// Renews `fence` inside a commit's transaction, or fails if it passed to another host.
-    pub(super) async fn renew(&self, tx: &mut Tx, source: &str, fence: &Fence) -> Result<()> {
-        let sql = format!("UPDATE leases SET expires_at = {} + $4 WHERE source = $1 AND name = $2 AND holder = $3", self.db_now());
-        let renewed = sqlx::query(super::safe(sql))
-            .bind(source).bind(&fence.name).bind(&fence.holder).bind(fence.ttl_micros)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-        match renewed {
-            1 => Ok(()),
-            _ => Err(StoreError::LeaseLost { source_name: source.into(), lease: fence.name.clone(), holder: fence.holder.clone() }),
-        }
+        Ok(db::release(&mut self.db(), source, name, holder).await?)
     }
 
     /// Every lease, unexpired or not, by source and name.

@@ -2,60 +2,17 @@
 //! changelog, reconciliation, and what replay and retry read back.
 
 use super::{Result, Store, json_list, now, safe};
+use dialogsync_core::db;
 use crate::sources::RawRecord;
 use serde::Serialize;
 use sqlx::Row;
 use std::collections::{BTreeMap, HashSet};
 
 fn raw_record(r: &sqlx::any::AnyRow) -> RawRecord {
-    RawRecord {
-        source_id: r.get(0),
-        version: r.get(1),
-        payload: r.get(2),
-        content_type: r.get(3),
-        origin: r.get(4),
-        created: r.get::<Option<String>, _>(5).and_then(|d| d.parse().ok()).map(crate::clock::day_start),
-    }
+    db::raw_record(&super::row(r))
 }
 
-/// A source's live state as `dialogsync run` keeps it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct SourceState {
-    pub source: String,
-    /// running, paused, auto-paused.
-    pub state: String,
-    pub reason: Option<String>,
-    pub state_since: String,
-    /// Failed ticks in a row.
-    pub failures: i64,
-    pub last_error: Option<String>,
-    /// When live sync began (microseconds).
-    pub live_since: Option<i64>,
-    pub last_tick_at: Option<String>,
-    pub last_tick_ok_at: Option<String>,
-    /// How long the last tick took.
-    pub last_tick_ms: Option<i64>,
-}
-
-/// One historic window and its counts.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct Window {
-    pub source: String,
-    pub first_day: String,
-    pub last_day: String,
-    /// running (pages left), done.
-    pub state: String,
-    pub next_url: Option<String>,
-    pub pages: i64,
-    pub fetched: i64,
-    pub migrated: i64,
-    pub unchanged: i64,
-    pub skipped: i64,
-    pub waiting: i64,
-    pub dead: i64,
-    pub started_at: String,
-    pub completed_at: Option<String>,
-}
+pub use dialogsync_core::db::{SourceState, Window};
 
 /// A dated changelog entry.
 #[derive(Debug, Clone, Serialize)]
@@ -81,93 +38,40 @@ pub struct Reconciled {
 
 impl Store {
     pub async fn source_state(&self, source: &str) -> Result<Option<SourceState>> {
-        Ok(sqlx::query_as("SELECT * FROM source_state WHERE source = $1").bind(source).fetch_optional(&self.pool).await?)
+        Ok(db::source_state(&mut self.db(), source).await?)
     }
 
     pub async fn source_states(&self) -> Result<Vec<SourceState>> {
-        Ok(sqlx::query_as("SELECT * FROM source_state ORDER BY source").fetch_all(&self.pool).await?)
+        Ok(db::source_states(&mut self.db()).await?)
     }
 
     /// The source's state, created (running, live from now) the first time it is run.
     pub async fn begin_source(&self, source: &str) -> Result<SourceState> {
-        let inserted = sqlx::query("INSERT INTO source_state (source, state, state_since, live_since) VALUES ($1, 'running', $2, $3) ON CONFLICT (source) DO NOTHING")
-            .bind(source).bind(now()).bind(crate::clock::micros())
-            .execute(&self.pool)
-            .await?;
-        if inserted.rows_affected() == 1 {
-            self.log(Some(source), "started", "live sync started").await?;
-        }
-        Ok(self.source_state(source).await?.expect("just written"))
+        Ok(db::begin_source(&mut self.db(), source, &now(), crate::clock::micros()).await?)
     }
 
     /// Pauses or resumes a source; returns false if it already was in that state.
     pub async fn set_state(&self, source: &str, state: &str, reason: Option<&str>) -> Result<bool> {
-        let changed = sqlx::query(
-            "INSERT INTO source_state (source, state, reason, state_since, failures) VALUES ($1, $2, $3, $4, 0)
-             ON CONFLICT (source) DO UPDATE SET state = $2, reason = $3, state_since = $4, failures = 0
-             WHERE source_state.state <> $2 OR source_state.reason IS DISTINCT FROM $3",
-        )
-        .bind(source).bind(state).bind(reason).bind(now())
-        .execute(&self.pool)
-        .await?
-        .rows_affected()
-            == 1;
-        if changed {
-            let message = match (state, reason) {
-                ("running", _) => "live sync resumed".to_string(),
-                (s, Some(r)) => format!("{s}: {r}"),
-                (s, None) => s.to_string(),
-            };
-            let kind = if state == "running" { "resumed" } else { "paused" };
-            self.log(Some(source), kind, &message).await?;
-        }
-        Ok(changed)
+        Ok(db::set_state(&mut self.db(), source, state, reason, &now()).await?)
     }
 
     /// Records a tick's end. After `max_failures` failures in a row the source pauses itself;
     /// returns the reason when it just did.
     pub async fn tick_finished(&self, source: &str, error: Option<&str>, max_failures: u32, took_ms: i64) -> Result<Option<String>> {
-        let at = now();
-        sqlx::query("UPDATE source_state SET last_tick_ms = $1 WHERE source = $2").bind(took_ms).bind(source).execute(&self.pool).await?;
-        match error {
-            None => {
-                sqlx::query("UPDATE source_state SET failures = 0, last_error = NULL, last_tick_at = $2, last_tick_ok_at = $2 WHERE source = $1")
-                    .bind(source).bind(&at)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(None)
-            }
-            Some(e) => {
-                let failures: i64 = sqlx::query_scalar(
-                    "UPDATE source_state SET failures = failures + 1, last_error = $2, last_tick_at = $3 WHERE source = $1 RETURNING failures",
-                )
-                .bind(source).bind(e).bind(&at)
-                .fetch_one(&self.pool)
-                .await?;
-                if failures >= max_failures as i64 {
-                    let reason = format!("{failures} failed ticks in a row; last: {e}");
-                    self.set_state(source, "auto-paused", Some(&reason)).await?;
-                    return Ok(Some(reason));
-                }
-                Ok(None)
-            }
-        }
+        Ok(db::tick_finished(&mut self.db(), source, error, max_failures, took_ms, &now()).await?)
     }
 
     pub async fn checkpoint(&self, source: &str, name: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT value FROM checkpoints WHERE source = $1 AND name = $2").bind(source).bind(name).fetch_optional(&self.pool).await?)
+        Ok(db::checkpoint(&mut self.db(), source, name).await?)
     }
 
     /// Historic windows, newest first.
     pub async fn windows(&self, source: Option<&str>) -> Result<Vec<Window>> {
-        Ok(sqlx::query_as("SELECT * FROM windows WHERE ($1 IS NULL OR source = $1) ORDER BY source, first_day DESC")
-            .bind(source)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(db::windows(&mut self.db(), source).await?)
     }
 
     pub async fn window(&self, source: &str, first_day: &str) -> Result<Option<Window>> {
-        Ok(sqlx::query_as("SELECT * FROM windows WHERE source = $1 AND first_day = $2").bind(source).bind(first_day).fetch_optional(&self.pool).await?)
+        Ok(db::window(&mut self.db(), source, first_day).await?)
     }
 
     /// The whole changelog, oldest first.
@@ -261,16 +165,7 @@ impl Store {
     /// Records of `source` waiting for a party the register now knows (their newest staged
     /// version), at most `limit`.
     pub async fn waiting_ready(&self, source: &str, limit: i64) -> Result<Vec<RawRecord>> {
-        let rows = sqlx::query(
-            "SELECT source_id, source_version, payload, content_type, origin, created_day FROM (
-               SELECT *, ROW_NUMBER() OVER (PARTITION BY source_id ORDER BY source_version DESC, last_seen DESC) AS n
-               FROM raw_records WHERE source = $1) AS t
-             WHERE n = 1 AND outcome = 'waiting' AND waiting_party IN (SELECT party_id FROM parties) LIMIT $2",
-        )
-        .bind(source).bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(raw_record).collect())
+        Ok(db::waiting_ready(&mut self.db(), source, limit).await?)
     }
 
     /// Dialogs per (source, transformer hash, projector hash): which components made them.

@@ -1,0 +1,755 @@
+//! The store's sync statements, written once for both shells and both databases.
+//!
+//! A shell gives a [`Db`] — the host over sqlx (SQLite or PostgreSQL), a Spin tick component
+//! over Spin's `sqlite` or `postgres` interface — and these functions run the same SQL on it:
+//! what a page reads, its commit in one transaction, cursors, leases, windows and source states.
+//! The SQL uses `$N` parameters and portable functions; the few places the dialects differ are
+//! [`Dialect`]'s fragments.
+
+use crate::changes::{NewEvent, StoredDialog, Upserts};
+use crate::commit::{Commit, Current, Fence};
+use crate::plan::day_of;
+use crate::record::RawRecord;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+
+/// Which SQL the database speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A bound parameter, typed even when null (PostgreSQL wants to know a null's type).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Int(Option<i64>),
+    Text(Option<String>),
+    Blob(Option<Vec<u8>>),
+}
+
+impl From<i64> for Param {
+    fn from(v: i64) -> Param {
+        Param::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for Param {
+    fn from(v: Option<i64>) -> Param {
+        Param::Int(v)
+    }
+}
+impl From<&str> for Param {
+    fn from(v: &str) -> Param {
+        Param::Text(Some(v.to_string()))
+    }
+}
+impl From<&String> for Param {
+    fn from(v: &String) -> Param {
+        Param::Text(Some(v.clone()))
+    }
+}
+impl From<String> for Param {
+    fn from(v: String) -> Param {
+        Param::Text(Some(v))
+    }
+}
+impl From<Option<&str>> for Param {
+    fn from(v: Option<&str>) -> Param {
+        Param::Text(v.map(str::to_string))
+    }
+}
+impl From<&Option<String>> for Param {
+    fn from(v: &Option<String>) -> Param {
+        Param::Text(v.clone())
+    }
+}
+impl From<Option<String>> for Param {
+    fn from(v: Option<String>) -> Param {
+        Param::Text(v)
+    }
+}
+impl From<&Option<Vec<u8>>> for Param {
+    fn from(v: &Option<Vec<u8>>) -> Param {
+        Param::Blob(v.clone())
+    }
+}
+impl From<&Vec<u8>> for Param {
+    fn from(v: &Vec<u8>) -> Param {
+        Param::Blob(Some(v.clone()))
+    }
+}
+
+/// A value read back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// One row read back, its columns in the statement's order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row(pub Vec<Value>);
+
+impl Row {
+    fn at(&self, i: usize) -> &Value {
+        self.0.get(i).unwrap_or(&Value::Null)
+    }
+    pub fn int(&self, i: usize) -> i64 {
+        self.opt_int(i).unwrap_or(0)
+    }
+    pub fn opt_int(&self, i: usize) -> Option<i64> {
+        match self.at(i) {
+            Value::Int(v) => Some(*v),
+            Value::Real(v) => Some(*v as i64),
+            Value::Text(t) => t.parse().ok(),
+            _ => None,
+        }
+    }
+    pub fn text(&self, i: usize) -> String {
+        self.opt_text(i).unwrap_or_default()
+    }
+    pub fn opt_text(&self, i: usize) -> Option<String> {
+        match self.at(i) {
+            Value::Text(t) => Some(t.clone()),
+            Value::Int(v) => Some(v.to_string()),
+            Value::Blob(b) => String::from_utf8(b.clone()).ok(),
+            _ => None,
+        }
+    }
+    pub fn blob(&self, i: usize) -> Vec<u8> {
+        match self.at(i) {
+            Value::Blob(b) => b.clone(),
+            Value::Text(t) => t.clone().into_bytes(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A statement and its parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    pub sql: String,
+    pub params: Vec<Param>,
+}
+
+impl Statement {
+    pub fn new(sql: impl Into<String>) -> Statement {
+        Statement { sql: sql.into(), params: Vec::new() }
+    }
+    pub fn bind(mut self, p: impl Into<Param>) -> Statement {
+        self.params.push(p.into());
+        self
+    }
+}
+
+/// What a store failure is, as the sync path sees it.
+#[derive(Debug)]
+pub enum Error<E> {
+    /// The database failed.
+    Db(E),
+    /// The commit's lease passed to another host (it expired and was taken): nothing of the
+    /// page was written.
+    LeaseLost { source_name: String, lease: String, holder: String },
+}
+
+impl<E> From<E> for Error<E> {
+    fn from(e: E) -> Error<E> {
+        Error::Db(e)
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Db(e) => Some(e),
+            Error::LeaseLost { .. } => None,
+        }
+    }
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for Error<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Db(e) => write!(f, "store: {e}"),
+            Error::LeaseLost { source_name, lease, holder } => {
+                write!(f, "{source_name}: lease `{lease}` is no longer {holder}'s (it expired and another host took it); nothing of this page was written")
+            }
+        }
+    }
+}
+
+pub type Result<T, E> = std::result::Result<T, Error<E>>;
+
+/// A connection or a transaction the statements run on. The host's are async (sqlx); a Spin
+/// component's are plain calls whose futures are ready at once.
+#[allow(async_fn_in_trait)]
+pub trait Db {
+    type Error;
+    fn dialect(&self) -> Dialect;
+    /// Runs a statement that returns rows.
+    async fn query(&mut self, s: Statement) -> std::result::Result<Vec<Row>, Self::Error>;
+    /// Runs a statement; the number of rows it changed.
+    async fn execute(&mut self, s: Statement) -> std::result::Result<u64, Self::Error>;
+    /// Opens a write transaction that serializes with every other writer of `key` (a source);
+    /// statements run in it until [`Db::commit`] or [`Db::rollback`]. [`Dialect::begin_write`]
+    /// has the statements for a shell whose connection is its own.
+    async fn begin(&mut self, key: &str) -> std::result::Result<(), Self::Error>;
+    async fn commit(&mut self) -> std::result::Result<(), Self::Error>;
+    async fn rollback(&mut self) -> std::result::Result<(), Self::Error>;
+}
+
+/// Rows per multi-row statement: well under both databases' parameter limits.
+pub const CHUNK: usize = 200;
+
+impl Dialect {
+    /// Placeholders for a multi-row statement's `rows` rows of `columns` values, the whole
+    /// statement's parameters. SQLite gets anonymous `?`: it looks a numbered parameter up by
+    /// name in a list, which makes binding thousands of them quadratic.
+    pub fn values(self, rows: usize, columns: usize) -> String {
+        let row = |r: usize| {
+            let p: Vec<String> = (0..columns)
+                .map(|c| match self {
+                    Dialect::Sqlite => "?".to_string(),
+                    Dialect::Postgres => format!("${}", 1 + r * columns + c),
+                })
+                .collect();
+            format!("({})", p.join(", "))
+        };
+        (0..rows).map(row).collect::<Vec<_>>().join(", ")
+    }
+
+    /// A table of one text column, `value`, from the JSON array bound as `$n` ([`json_list`]).
+    pub fn list(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_each(${n})"),
+            Dialect::Postgres => format!("jsonb_array_elements_text(CAST(${n} AS jsonb)) AS j(value)"),
+        }
+    }
+
+    /// A table of two text columns, `a` and `b`, from a JSON array of pairs bound as `$n`.
+    pub fn pairs(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => format!("(SELECT json_extract(value, '$[0]') AS a, json_extract(value, '$[1]') AS b FROM json_each(${n}))"),
+            Dialect::Postgres => format!("(SELECT x ->> 0 AS a, x ->> 1 AS b FROM jsonb_array_elements(CAST(${n} AS jsonb)) AS x)"),
+        }
+    }
+
+    /// Whether text `a` contains text `b`.
+    pub fn contains(self, a: &str, b: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("instr({a}, {b}) > 0"),
+            Dialect::Postgres => format!("strpos({a}, {b}) > 0"),
+        }
+    }
+
+    /// The member `key` of the JSON document in column `doc`, as text.
+    pub fn json_member(self, doc: &str, key: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_extract({doc}, '$.{key}')"),
+            Dialect::Postgres => format!("(CAST({doc} AS jsonb) ->> '{key}')"),
+        }
+    }
+
+    /// The database's clock, in microseconds since the epoch: leases expire by one clock,
+    /// however the hosts' clocks drift.
+    pub fn now_micros(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)",
+            Dialect::Postgres => "CAST(extract(epoch from clock_timestamp()) * 1000000 AS BIGINT)",
+        }
+    }
+
+    /// Opens a write transaction that serializes with every other writer of `key` (a source):
+    /// SQLite takes its one write lock at once (`BEGIN IMMEDIATE`, so a concurrent writer waits
+    /// instead of failing at its first write); PostgreSQL a transaction-scoped advisory lock on
+    /// the key, so hosts sharing a database never interleave two writes of one source's dialogs.
+    pub fn begin_write(self, key: &str) -> Vec<Statement> {
+        match self {
+            Dialect::Sqlite => vec![Statement::new("BEGIN IMMEDIATE")],
+            Dialect::Postgres => vec![Statement::new("BEGIN"), Statement::new("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS l").bind(key)],
+        }
+    }
+}
+
+/// A JSON array of strings, bound as one parameter and read back by [`Dialect::list`].
+pub fn json_list<S: AsRef<str>>(items: &[S]) -> String {
+    serde_json::Value::from(items.iter().map(|s| s.as_ref()).collect::<Vec<_>>()).to_string()
+}
+
+/// The last of `items` for each key, in their order: a multi-row upsert may name a row once
+/// (PostgreSQL refuses to update one row twice in a statement), and the last one is what
+/// writing them one by one would have left.
+pub fn last_per_key<'a, T, K: Eq + std::hash::Hash>(items: impl IntoIterator<Item = &'a T>, key: impl Fn(&T) -> K) -> Vec<&'a T> {
+    let items: Vec<&T> = items.into_iter().collect();
+    let last: HashMap<K, usize> = items.iter().enumerate().map(|(i, t)| (key(t), i)).collect();
+    items.iter().enumerate().filter(|(i, t)| last[&key(t)] == *i).map(|(_, t)| *t).collect()
+}
+
+// ---- What a page reads ----
+
+/// Which of `(source_id, content_hash)` are already staged with a final outcome.
+pub async fn staged_final<D: Db>(db: &mut D, source: &str, keys: &[(String, String)]) -> Result<HashSet<(String, String)>, D::Error> {
+    if keys.is_empty() {
+        return Ok(HashSet::new());
+    }
+    // CROSS JOIN: SQLite then walks the list and looks each pair up by primary key, instead of
+    // scanning the source's records once per pair.
+    let sql = format!(
+        "SELECT r.source_id, r.content_hash FROM {} AS k CROSS JOIN raw_records r
+         WHERE r.source = $1 AND r.source_id = k.a AND r.content_hash = k.b AND r.outcome IN ('migrated', 'unchanged', 'skipped')",
+        db.dialect().pairs(2)
+    );
+    let pairs = serde_json::to_string(keys).expect("pairs");
+    let rows = db.query(Statement::new(sql).bind(source).bind(pairs)).await?;
+    Ok(rows.iter().map(|r| (r.text(0), r.text(1))).collect())
+}
+
+/// Party URNs for the given legacy party ids that the register knows.
+pub async fn parties<D: Db>(db: &mut D, ids: &[String]) -> Result<HashMap<String, String>, D::Error> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!("SELECT party_id, urn FROM parties WHERE party_id IN (SELECT value FROM {})", db.dialect().list(1));
+    let rows = db.query(Statement::new(sql).bind(json_list(ids))).await?;
+    Ok(rows.iter().map(|r| (r.text(0), r.text(1))).collect())
+}
+
+/// The stored versions of the given element ids of `source`.
+pub async fn current<D: Db>(db: &mut D, source: &str, source_ids: &[String]) -> Result<HashMap<String, Current>, D::Error> {
+    Ok(stored_dialogs(db, source, source_ids).await?.into_iter().map(|(id, s)| (id, s.current)).collect())
+}
+
+async fn stored_dialogs<D: Db, S: AsRef<str>>(db: &mut D, source: &str, source_ids: &[S]) -> Result<HashMap<String, StoredDialog>, D::Error> {
+    if source_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "SELECT source_id, id, source_version, content_hash, document, party, service_resource FROM dialogs WHERE source = $1 AND source_id IN (SELECT value FROM {})",
+        db.dialect().list(2)
+    );
+    let rows = db.query(Statement::new(sql).bind(source).bind(json_list(source_ids))).await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let current = Current { id: r.text(1), source_version: r.int(2), content_hash: r.text(3), document: r.text(4) };
+            (r.text(0), StoredDialog { current, party: r.text(5), service_resource: r.text(6) })
+        })
+        .collect())
+}
+
+/// The versions that removed the given raw source ids, where any did.
+pub async fn tombstones<D: Db>(db: &mut D, source: &str, source_ids: &[String]) -> Result<HashMap<String, i64>, D::Error> {
+    if source_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!("SELECT source_id, source_version FROM tombstones WHERE source = $1 AND source_id IN (SELECT value FROM {})", db.dialect().list(2));
+    let rows = db.query(Statement::new(sql).bind(source).bind(json_list(source_ids))).await?;
+    Ok(rows.iter().map(|r| (r.text(0), r.int(1))).collect())
+}
+
+// ---- A page's commit ----
+
+/// Writes one page in one write transaction: all of it, or (on any failure, a lost lease
+/// among them) nothing.
+pub async fn commit_page<D: Db>(db: &mut D, source: &str, c: &Commit, at: &str) -> Result<(), D::Error> {
+    db.begin(source).await?;
+    match commit(db, source, c, at).await {
+        Ok(()) => Ok(db.commit().await?),
+        Err(e) => {
+            // The failure is what the caller needs to see; a failed rollback ends with the connection.
+            let _ = db.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+/// Writes one page inside the write transaction `db` is in: staged records, dialogs where
+/// newer, tombstones, dead letters, the cursor or the window's progress, change events; first
+/// of all it renews the page's lease, or fails whole.
+pub async fn commit<D: Db>(db: &mut D, source: &str, c: &Commit, at: &str) -> Result<(), D::Error> {
+    let d = db.dialect();
+    if let Some(f) = &c.fence {
+        renew(db, source, f).await?;
+    }
+    let staged = last_per_key(&c.staged, |s| (s.record.source_id.clone(), s.content_hash.clone()));
+    for chunk in staged.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO raw_records (source, source_id, content_hash, source_version, content_type, payload, origin, outcome, reason, waiting_party, dialog_id, first_seen, last_seen, created_day)
+             VALUES {}
+             ON CONFLICT (source, source_id, content_hash) DO UPDATE SET
+               origin = excluded.origin, outcome = excluded.outcome, reason = excluded.reason,
+               waiting_party = excluded.waiting_party, dialog_id = excluded.dialog_id, last_seen = excluded.last_seen",
+            d.values(chunk.len(), 14)
+        );
+        let mut q = Statement::new(sql);
+        for s in chunk {
+            let r = &s.record;
+            q = q.bind(source).bind(&r.source_id).bind(&s.content_hash).bind(r.version).bind(&r.content_type).bind(&r.payload).bind(&r.origin)
+                .bind(s.outcome.as_str()).bind(&s.reason).bind(&s.waiting_party).bind(&s.dialog_id).bind(at).bind(at)
+                .bind(r.created.and_then(day_of).map(|d| d.to_string()));
+        }
+        db.execute(q).await?;
+    }
+    let mut events = upsert_dialogs(db, source, c).await?;
+    for (source_id, version) in &c.deletes {
+        db.execute(
+            Statement::new(
+                "INSERT INTO tombstones (source, source_id, source_version, at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (source, source_id) DO UPDATE SET source_version =
+                   CASE WHEN excluded.source_version > tombstones.source_version THEN excluded.source_version ELSE tombstones.source_version END",
+            )
+            .bind(source).bind(source_id).bind(*version).bind(at),
+        )
+        .await?;
+        let gone = db
+            .query(
+                Statement::new("DELETE FROM dialogs WHERE id IN (SELECT dialog_id FROM raw_records WHERE source = $1 AND source_id = $2 AND dialog_id IS NOT NULL) RETURNING id, party, service_resource")
+                    .bind(source).bind(source_id),
+            )
+            .await?;
+        events.extend(gone.iter().map(|r| NewEvent { dialog_id: r.text(0), kind: "deleted", party: r.text(1), service_resource: r.text(2), detail: None }));
+    }
+    if !c.resolved.is_empty() {
+        let sql = format!("DELETE FROM dead_letters WHERE source = $1 AND source_id IN (SELECT value FROM {})", d.list(2));
+        db.execute(Statement::new(sql).bind(source).bind(json_list(&c.resolved))).await?;
+    }
+    if !c.read_ok.is_empty() {
+        let sql = format!("DELETE FROM dead_letters WHERE source = $1 AND phase = 'read' AND (record_key IN (SELECT value FROM {l}) OR origin IN (SELECT value FROM {l}))", l = d.list(2));
+        db.execute(Statement::new(sql).bind(source).bind(json_list(&c.read_ok))).await?;
+    }
+    for x in &c.dead {
+        db.execute(
+            Statement::new(
+                "INSERT INTO dead_letters (source, record_key, source_id, origin, phase, component, error, payload, first_seen, last_seen)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 ON CONFLICT (source, record_key) DO UPDATE SET
+                   origin = excluded.origin, phase = excluded.phase, component = excluded.component, error = excluded.error,
+                   payload = excluded.payload, attempts = dead_letters.attempts + 1, last_seen = excluded.last_seen",
+            )
+            .bind(source).bind(&x.record_key).bind(&x.source_id).bind(&x.origin).bind(&x.phase).bind(&x.component).bind(&x.error).bind(&x.payload).bind(at).bind(at),
+        )
+        .await?;
+    }
+    if let Some((name, value)) = &c.checkpoint {
+        db.execute(
+            Statement::new(
+                "INSERT INTO checkpoints (source, name, value, updated_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (source, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .bind(source).bind(name).bind(value).bind(at),
+        )
+        .await?;
+    }
+    if let Some(w) = &c.window {
+        let n = &w.counts;
+        let (state, completed) = if w.next_url.is_none() { ("done", Some(at)) } else { ("running", None) };
+        db.execute(
+            Statement::new(
+                "INSERT INTO windows (source, first_day, last_day, state, next_url, pages, fetched, migrated, unchanged, skipped, waiting, dead, started_at, completed_at)
+                 VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12, $13)
+                 ON CONFLICT (source, first_day) DO UPDATE SET
+                   state = excluded.state, next_url = excluded.next_url, pages = windows.pages + 1,
+                   fetched = windows.fetched + excluded.fetched, migrated = windows.migrated + excluded.migrated,
+                   unchanged = windows.unchanged + excluded.unchanged, skipped = windows.skipped + excluded.skipped,
+                   waiting = windows.waiting + excluded.waiting, dead = windows.dead + excluded.dead, completed_at = excluded.completed_at",
+            )
+            .bind(source).bind(&w.first_day).bind(&w.last_day).bind(state).bind(&w.next_url)
+            .bind(n.fetched as i64).bind(n.migrated as i64).bind(n.unchanged as i64).bind(n.skipped as i64).bind(n.waiting as i64).bind(n.dead as i64)
+            .bind(at).bind(completed),
+        )
+        .await?;
+    }
+    if !c.silent {
+        append_events(db, source, at, &events).await?;
+    }
+    Ok(())
+}
+
+/// The page's dialogs, where newer than what is stored (read inside the transaction, so a
+/// concurrent writer can never let an older version win), as one read and multi-row writes.
+async fn upsert_dialogs<D: Db>(db: &mut D, source: &str, c: &Commit) -> Result<Vec<NewEvent>, D::Error> {
+    if c.upserts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<&str> = c.upserts.iter().map(|d| d.source_id.as_str()).collect();
+    let stored = stored_dialogs(db, source, &ids).await?;
+    let Upserts { gone, write, events } = crate::changes::upserts(&c.upserts, stored, c.replay);
+    let d = db.dialect();
+    if !gone.is_empty() {
+        let sql = format!("DELETE FROM dialogs WHERE id IN (SELECT value FROM {})", d.list(1));
+        db.execute(Statement::new(sql).bind(json_list(&gone))).await?;
+    }
+    let write = last_per_key(write, |d| d.id.clone());
+    for chunk in write.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO dialogs (id, source, source_id, source_version, content_hash, party, service_resource, status, system_label, created_at, updated_at, transformer_hash, projector_hash, document)
+             VALUES {}
+             ON CONFLICT (id) DO UPDATE SET
+               source_version = excluded.source_version, content_hash = excluded.content_hash, party = excluded.party,
+               service_resource = excluded.service_resource, status = excluded.status, system_label = excluded.system_label,
+               created_at = excluded.created_at, updated_at = excluded.updated_at, transformer_hash = excluded.transformer_hash,
+               projector_hash = excluded.projector_hash, document = excluded.document",
+            d.values(chunk.len(), 14)
+        );
+        let mut q = Statement::new(sql);
+        for x in chunk {
+            q = q.bind(&x.id).bind(source).bind(&x.source_id).bind(x.source_version).bind(&x.content_hash).bind(&x.party).bind(&x.service_resource)
+                .bind(&x.status).bind(&x.system_label).bind(x.created_at).bind(x.updated_at).bind(&x.transformer_hash).bind(&x.projector_hash).bind(&x.document);
+        }
+        db.execute(q).await?;
+    }
+    Ok(events)
+}
+
+/// Appends change events in commit order. Their sequence numbers come from one counter row,
+/// taken last in the transaction and held to its commit: events become visible in sequence
+/// order, so a reader resuming after N never misses one committed later below N.
+pub async fn append_events<D: Db>(db: &mut D, source: &str, at: &str, events: &[NewEvent]) -> Result<(), D::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows = db.query(Statement::new("UPDATE counters SET value = value + $1 WHERE name = 'events' RETURNING value").bind(events.len() as i64)).await?;
+    let mut seq = rows.first().map_or(0, |r| r.int(0)) - events.len() as i64;
+    for chunk in events.chunks(CHUNK) {
+        let sql = format!("INSERT INTO change_events (seq, dialog_id, kind, source, at, party, service_resource, detail) VALUES {}", db.dialect().values(chunk.len(), 8));
+        let mut q = Statement::new(sql);
+        for e in chunk {
+            seq += 1;
+            q = q.bind(seq).bind(&e.dialog_id).bind(e.kind).bind(source).bind(at).bind(&e.party).bind(&e.service_resource).bind(e.detail.as_ref().map(|d| d.to_string()));
+        }
+        db.execute(q).await?;
+    }
+    Ok(())
+}
+
+// ---- Leases ----
+
+/// Takes or renews lease `name` of `source` for `holder` for `ttl_micros`, by the database's
+/// clock; false if another host holds it and it has not expired.
+pub async fn acquire<D: Db>(db: &mut D, source: &str, name: &str, holder: &str, ttl_micros: i64) -> Result<bool, D::Error> {
+    let sql = format!(
+        "INSERT INTO leases (source, name, holder, expires_at) VALUES ($1, $2, $3, {now} + $4)
+         ON CONFLICT (source, name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+         WHERE leases.holder = excluded.holder OR leases.expires_at < {now}
+         RETURNING holder",
+        now = db.dialect().now_micros()
+    );
+    Ok(!db.query(Statement::new(sql).bind(source).bind(name).bind(holder).bind(ttl_micros)).await?.is_empty())
+}
+
+/// Gives up a lease the holder is done with (a finished window).
+pub async fn release<D: Db>(db: &mut D, source: &str, name: &str, holder: &str) -> Result<(), D::Error> {
+    db.execute(Statement::new("DELETE FROM leases WHERE source = $1 AND name = $2 AND holder = $3").bind(source).bind(name).bind(holder)).await?;
+    Ok(())
+}
+
+/// Renews `fence` inside a commit's transaction, or fails if it passed to another host.
+async fn renew<D: Db>(db: &mut D, source: &str, fence: &Fence) -> Result<(), D::Error> {
+    let sql = format!("UPDATE leases SET expires_at = {} + $4 WHERE source = $1 AND name = $2 AND holder = $3", db.dialect().now_micros());
+    match db.execute(Statement::new(sql).bind(source).bind(&fence.name).bind(&fence.holder).bind(fence.ttl_micros)).await? {
+        1 => Ok(()),
+        _ => Err(Error::LeaseLost { source_name: source.into(), lease: fence.name.clone(), holder: fence.holder.clone() }),
+    }
+}
+
+// ---- Source states, cursors, windows, the changelog ----
+
+/// A source's live state.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceState {
+    pub source: String,
+    /// running, paused, auto-paused.
+    pub state: String,
+    pub reason: Option<String>,
+    pub state_since: String,
+    /// Failed ticks in a row.
+    pub failures: i64,
+    pub last_error: Option<String>,
+    /// When live sync began (microseconds).
+    pub live_since: Option<i64>,
+    pub last_tick_at: Option<String>,
+    pub last_tick_ok_at: Option<String>,
+    /// How long the last tick took.
+    pub last_tick_ms: Option<i64>,
+}
+
+const SOURCE_STATE: &str = "SELECT source, state, reason, state_since, failures, last_error, live_since, last_tick_at, last_tick_ok_at, last_tick_ms FROM source_state";
+
+fn source_state_row(r: &Row) -> SourceState {
+    SourceState {
+        source: r.text(0),
+        state: r.text(1),
+        reason: r.opt_text(2),
+        state_since: r.text(3),
+        failures: r.int(4),
+        last_error: r.opt_text(5),
+        live_since: r.opt_int(6),
+        last_tick_at: r.opt_text(7),
+        last_tick_ok_at: r.opt_text(8),
+        last_tick_ms: r.opt_int(9),
+    }
+}
+
+pub async fn source_state<D: Db>(db: &mut D, source: &str) -> Result<Option<SourceState>, D::Error> {
+    Ok(db.query(Statement::new(format!("{SOURCE_STATE} WHERE source = $1")).bind(source)).await?.first().map(source_state_row))
+}
+
+pub async fn source_states<D: Db>(db: &mut D) -> Result<Vec<SourceState>, D::Error> {
+    Ok(db.query(Statement::new(format!("{SOURCE_STATE} ORDER BY source"))).await?.iter().map(source_state_row).collect())
+}
+
+/// The source's state, created (running, live from `now_micros`) the first time it is run.
+pub async fn begin_source<D: Db>(db: &mut D, source: &str, at: &str, now_micros: i64) -> Result<SourceState, D::Error> {
+    let inserted = db
+        .execute(Statement::new("INSERT INTO source_state (source, state, state_since, live_since) VALUES ($1, 'running', $2, $3) ON CONFLICT (source) DO NOTHING").bind(source).bind(at).bind(now_micros))
+        .await?;
+    if inserted == 1 {
+        log(db, Some(source), "started", "live sync started", None, at).await?;
+    }
+    Ok(source_state(db, source).await?.expect("just written"))
+}
+
+/// Pauses or resumes a source; returns false if it already was in that state.
+pub async fn set_state<D: Db>(db: &mut D, source: &str, state: &str, reason: Option<&str>, at: &str) -> Result<bool, D::Error> {
+    let changed = db
+        .execute(
+            Statement::new(
+                "INSERT INTO source_state (source, state, reason, state_since, failures) VALUES ($1, $2, $3, $4, 0)
+                 ON CONFLICT (source) DO UPDATE SET state = $2, reason = $3, state_since = $4, failures = 0
+                 WHERE source_state.state <> $2 OR source_state.reason IS DISTINCT FROM $3",
+            )
+            .bind(source).bind(state).bind(reason).bind(at),
+        )
+        .await?
+        == 1;
+    if changed {
+        let message = match (state, reason) {
+            ("running", _) => "live sync resumed".to_string(),
+            (s, Some(r)) => format!("{s}: {r}"),
+            (s, None) => s.to_string(),
+        };
+        let kind = if state == "running" { "resumed" } else { "paused" };
+        log(db, Some(source), kind, &message, None, at).await?;
+    }
+    Ok(changed)
+}
+
+/// Records a tick's end. After `max_failures` failures in a row the source pauses itself;
+/// returns the reason when it just did.
+pub async fn tick_finished<D: Db>(db: &mut D, source: &str, error: Option<&str>, max_failures: u32, took_ms: i64, at: &str) -> Result<Option<String>, D::Error> {
+    db.execute(Statement::new("UPDATE source_state SET last_tick_ms = $1 WHERE source = $2").bind(took_ms).bind(source)).await?;
+    let Some(e) = error else {
+        db.execute(Statement::new("UPDATE source_state SET failures = 0, last_error = NULL, last_tick_at = $2, last_tick_ok_at = $2 WHERE source = $1").bind(source).bind(at)).await?;
+        return Ok(None);
+    };
+    let rows = db
+        .query(Statement::new("UPDATE source_state SET failures = failures + 1, last_error = $2, last_tick_at = $3 WHERE source = $1 RETURNING failures").bind(source).bind(e).bind(at))
+        .await?;
+    let failures = rows.first().map_or(0, |r| r.int(0));
+    if failures >= max_failures as i64 {
+        let reason = format!("{failures} failed ticks in a row; last: {e}");
+        set_state(db, source, "auto-paused", Some(&reason), at).await?;
+        return Ok(Some(reason));
+    }
+    Ok(None)
+}
+
+/// A named checkpoint of a source (the live cursor is `live`).
+pub async fn checkpoint<D: Db>(db: &mut D, source: &str, name: &str) -> Result<Option<String>, D::Error> {
+    Ok(db.query(Statement::new("SELECT value FROM checkpoints WHERE source = $1 AND name = $2").bind(source).bind(name)).await?.first().and_then(|r| r.opt_text(0)))
+}
+
+/// Adds a dated changelog entry, with structured details if any.
+pub async fn log<D: Db>(db: &mut D, source: Option<&str>, kind: &str, message: &str, data: Option<serde_json::Value>, at: &str) -> Result<(), D::Error> {
+    db.execute(Statement::new("INSERT INTO changelog (at, source, kind, message, data) VALUES ($1, $2, $3, $4, $5)").bind(at).bind(source).bind(kind).bind(message).bind(data.map(|d| d.to_string())))
+        .await?;
+    Ok(())
+}
+
+/// One historic window and its counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Window {
+    pub source: String,
+    pub first_day: String,
+    pub last_day: String,
+    /// running (pages left), done.
+    pub state: String,
+    pub next_url: Option<String>,
+    pub pages: i64,
+    pub fetched: i64,
+    pub migrated: i64,
+    pub unchanged: i64,
+    pub skipped: i64,
+    pub waiting: i64,
+    pub dead: i64,
+    pub started_at: String,
+    pub completed_at: Option<String>,
+}
+
+const WINDOW: &str = "SELECT source, first_day, last_day, state, next_url, pages, fetched, migrated, unchanged, skipped, waiting, dead, started_at, completed_at FROM windows";
+
+fn window_row(r: &Row) -> Window {
+    Window {
+        source: r.text(0),
+        first_day: r.text(1),
+        last_day: r.text(2),
+        state: r.text(3),
+        next_url: r.opt_text(4),
+        pages: r.int(5),
+        fetched: r.int(6),
+        migrated: r.int(7),
+        unchanged: r.int(8),
+        skipped: r.int(9),
+        waiting: r.int(10),
+        dead: r.int(11),
+        started_at: r.text(12),
+        completed_at: r.opt_text(13),
+    }
+}
+
+/// Historic windows (of one source, or all), newest first.
+pub async fn windows<D: Db>(db: &mut D, source: Option<&str>) -> Result<Vec<Window>, D::Error> {
+    Ok(db.query(Statement::new(format!("{WINDOW} WHERE ($1 IS NULL OR source = $1) ORDER BY source, first_day DESC")).bind(source)).await?.iter().map(window_row).collect())
+}
+
+pub async fn window<D: Db>(db: &mut D, source: &str, first_day: &str) -> Result<Option<Window>, D::Error> {
+    Ok(db.query(Statement::new(format!("{WINDOW} WHERE source = $1 AND first_day = $2")).bind(source).bind(first_day)).await?.first().map(window_row))
+}
+
+/// The first days of a source's finished windows.
+pub async fn done_windows<D: Db>(db: &mut D, source: &str) -> Result<std::collections::BTreeSet<String>, D::Error> {
+    Ok(windows(db, Some(source)).await?.into_iter().filter(|w| w.state == "done").map(|w| w.first_day).collect())
+}
+
+/// A staged record read back (replay, waiting records): its columns
+/// `source_id, source_version, payload, content_type, origin, created_day`.
+pub fn raw_record(r: &Row) -> RawRecord {
+    RawRecord {
+        source_id: r.text(0),
+        version: r.int(1),
+        payload: r.blob(2),
+        content_type: r.text(3),
+        origin: r.text(4),
+        created: r.opt_text(5).and_then(|d| d.parse::<chrono::NaiveDate>().ok()).map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_micros()),
+    }
+}
+
+/// Records of `source` waiting for a party the register now knows (their newest staged
+/// version), at most `limit`.
+pub async fn waiting_ready<D: Db>(db: &mut D, source: &str, limit: i64) -> Result<Vec<RawRecord>, D::Error> {
+    let rows = db
+        .query(
+            Statement::new(
+                "SELECT source_id, source_version, payload, content_type, origin, created_day FROM (
+                   SELECT *, ROW_NUMBER() OVER (PARTITION BY source_id ORDER BY source_version DESC, last_seen DESC) AS n
+                   FROM raw_records WHERE source = $1) AS t
+                 WHERE n = 1 AND outcome = 'waiting' AND waiting_party IN (SELECT party_id FROM parties) LIMIT $2",
+            )
+            .bind(source).bind(limit),
+        )
+        .await?;
+    Ok(rows.iter().map(raw_record).collect())
+}
