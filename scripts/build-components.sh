@@ -60,5 +60,5 @@ for guest in "${GUESTS[@]}"; do
 done
 mkdir -p "$OUT/composed"
 for source in "${SOURCES[@]}"; do
-  cargo run --quiet -p xtask -- compose "$OUT/composed/tick-$source.wasm" "$OUT/spin-tick.wasm" "$OUT/$source.wasm" "$OUT/dialog-projector.wasm"
+  cargo run --quiet -p xtask -- compose-tick "$OUT/composed/tick-$source.wasm" "$OUT/spin-tick.wasm" "$OUT/$source.wasm" "$OUT/dialog-projector.wasm"
 done

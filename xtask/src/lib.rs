@@ -5,6 +5,7 @@
 use anyhow::{Context, Result, bail};
 use wac_graph::types::Package;
 use wac_graph::{CompositionGraph, EncodeOptions};
+use std::path::Path;
 use wit_component::{ComponentEncoder, DecodedWasm, decode};
 
 /// A core module built for wasm32-unknown-unknown (its WIT in a custom section from
@@ -64,17 +65,50 @@ pub fn check(component: &[u8], export: &str, allowed: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// `socket` with each of `plugs`' exports plugged into its imports of the same name: one
-/// component that imports only what `socket` imports besides them.
-pub fn compose(socket: &[u8], plugs: &[&[u8]]) -> Result<Vec<u8>> {
+/// The contract's types interface.
+pub const TYPES: &str = "dialogsync:pipeline/types@0.1.0";
+
+/// A component that exports the contract's types interface and nothing else, made from the WIT
+/// in `wit_dir`: in a composition it defines the types every part imports, so no
+/// `dialogsync:pipeline` import is left for the runtime to satisfy.
+pub fn types_component(wit_dir: &Path) -> Result<Vec<u8>> {
+    let mut resolve = wit_parser::Resolve::default();
+    resolve.push_dir(wit_dir).with_context(|| format!("reading {}", wit_dir.display()))?;
+    let pkg = resolve.push_str("compose.wit", &format!("package dialogsync:compose;\nworld types {{ export {TYPES}; }}\n"))?;
+    let world = resolve.select_world(&[pkg], Some("types"))?;
+    let mut module = wit_component::dummy_module(&resolve, world, wit_parser::ManglingAndAbi::Standard32);
+    wit_component::embed_component_metadata(&mut module, &resolve, world, wit_component::StringEncoding::UTF8, false)?;
+    componentize(&module)
+}
+
+/// A Spin tick component with its transformer and the projector composed in (and the
+/// contract's types defined by [`types_component`]): one component that imports only what the
+/// tick imports from Spin. `wit_dir` is the contract's WIT (`wit/`).
+pub fn compose_tick(tick: &[u8], transformer: &[u8], projector: &[u8], wit_dir: &Path) -> Result<Vec<u8>> {
     let mut graph = CompositionGraph::new();
-    let socket = Package::from_bytes("dialogsync:socket", None, socket.to_vec(), graph.types_mut()).context("reading the socket component")?;
-    let socket = graph.register_package(socket)?;
-    let mut ids = Vec::new();
-    for (i, plug) in plugs.iter().enumerate() {
-        let p = Package::from_bytes(&format!("dialogsync:plug{i}"), None, plug.to_vec(), graph.types_mut()).with_context(|| format!("reading plug {i}"))?;
-        ids.push(graph.register_package(p)?);
-    }
-    wac_graph::plug(&mut graph, ids, socket).context("plugging the components in")?;
+    let mut package = |name: &str, bytes: Vec<u8>| -> Result<_> {
+        let p = Package::from_bytes(name, None, bytes, graph.types_mut()).with_context(|| format!("reading {name}"))?;
+        Ok(graph.register_package(p)?)
+    };
+    let types = package("dialogsync:types", types_component(wit_dir)?)?;
+    let transformer = package("dialogsync:transformer", transformer.to_vec())?;
+    let projector = package("dialogsync:projector", projector.to_vec())?;
+    let tick = package("dialogsync:tick", tick.to_vec())?;
+
+    let types = graph.instantiate(types);
+    let types = graph.alias_instance_export(types, TYPES)?;
+    let mut part = |package, exports: &str| -> Result<_> {
+        let node = graph.instantiate(package);
+        graph.set_instantiation_argument(node, TYPES, types)?;
+        Ok(graph.alias_instance_export(node, exports)?)
+    };
+    let transformer = part(transformer, "dialogsync:pipeline/transformer@0.1.0")?;
+    let projector = part(projector, "dialogsync:pipeline/projector@0.1.0")?;
+    let tick = graph.instantiate(tick);
+    graph.set_instantiation_argument(tick, TYPES, types)?;
+    graph.set_instantiation_argument(tick, "dialogsync:pipeline/transformer@0.1.0", transformer)?;
+    graph.set_instantiation_argument(tick, "dialogsync:pipeline/projector@0.1.0", projector)?;
+    let handler = graph.alias_instance_export(tick, "handle-cron-event")?;
+    graph.export(handler, "handle-cron-event")?;
     graph.encode(EncodeOptions::default()).context("encoding the composition")
 }

@@ -1,8 +1,9 @@
 //! - `xtask componentize IN OUT EXPORT [ALLOWED-IMPORT-PREFIX…]`: wraps a core module built for
 //!   wasm32-unknown-unknown into a component, then checks that it exports EXPORT and imports
 //!   functions only from the allowed interfaces (none: a dialogsync guest is pure).
-//! - `xtask compose OUT SOCKET PLUG…`: plugs the PLUG components' exports into SOCKET's imports
-//!   (a Spin tick component with its transformer and the projector, for SpinKube).
+//! - `xtask compose-tick OUT TICK TRANSFORMER PROJECTOR`: a Spin tick component with its
+//!   transformer and the projector composed in (for SpinKube and other runtimes that do not
+//!   compose component dependencies).
 
 use anyhow::{Context, Result, bail};
 
@@ -22,17 +23,15 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
-        Some("compose") if args.len() >= 4 => {
+        Some("compose-tick") if args.len() == 5 => {
             let read = |p: &String| std::fs::read(p).with_context(|| format!("reading {p}"));
-            let socket = read(&args[2])?;
-            let plugs = args[3..].iter().map(read).collect::<Result<Vec<_>>>()?;
-            let plugs: Vec<&[u8]> = plugs.iter().map(Vec::as_slice).collect();
-            let composed = xtask::compose(&socket, &plugs).with_context(|| format!("composing {}", args[2]))?;
+            let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+            let composed = xtask::compose_tick(&read(&args[2])?, &read(&args[3])?, &read(&args[4])?, &wit).with_context(|| format!("composing {}", args[2]))?;
             std::fs::write(&args[1], &composed).with_context(|| format!("writing {}", args[1]))?;
-            println!("{}: {} composed with {} ({} bytes)", args[1], args[2], args[3..].join(", "), composed.len());
+            println!("{}: {} composed with {} and {} ({} bytes)", args[1], args[2], args[3], args[4], composed.len());
             Ok(())
         }
-        _ => bail!("usage: xtask componentize IN.wasm OUT.wasm EXPORT [ALLOWED-IMPORT-PREFIX…] | xtask compose OUT.wasm SOCKET.wasm PLUG.wasm…"),
+        _ => bail!("usage: xtask componentize IN.wasm OUT.wasm EXPORT [ALLOWED-IMPORT-PREFIX…] | xtask compose-tick OUT.wasm TICK.wasm TRANSFORMER.wasm PROJECTOR.wasm"),
     }
 }
 

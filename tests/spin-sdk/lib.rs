@@ -1,0 +1,1 @@
+//! Nothing: this crate only pins spin-sdk for its WIT.
