@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/build-components.sh
+# spin-sdk's source (with the WIT of what Spin provides) into the cargo registry, for tests/spin.rs.
+cargo fetch --quiet --manifest-path tests/spin-sdk/Cargo.toml
 cargo test --workspace "$@"
 
 if [ -n "${DIALOGSYNC_TEST_POSTGRES:-}" ]; then

@@ -65,3 +65,253 @@ fn composed_tick_components_import_only_what_spin_provides() {
         assert_eq!(composed, std::fs::read(common::root().join(format!("target/components/composed/tick-{source}.wasm"))).unwrap(), "{source}");
     }
 }
+
+/// Spin's interfaces, as the test provides them to a tick component under wasmtime.
+mod spin_host {
+    wasmtime::component::bindgen!({
+        inline: "
+            package dialogsync:spin-test;
+            world spin-host {
+                import fermyon:spin/sqlite@2.0.0;
+                import fermyon:spin/postgres@2.0.0;
+                import fermyon:spin/variables@2.0.0;
+                include fermyon:spin-cron/spin-cron@2.0.0;
+            }
+        ",
+        path: ["../wit", "../components/spin-tick/wit"],
+        world: "dialogsync:spin-test/spin-host",
+        with: {
+            "fermyon:spin/sqlite.connection": super::SqliteConnection,
+            "fermyon:spin/postgres.connection": super::PgConnection,
+        },
+    });
+}
+
+use dialogsync::store::{Connection, Store};
+use dialogsync_core::db::{Db, Param, Statement, Value as DbValue};
+use spin_host::fermyon::spin::{postgres, rdbms_types, sqlite, variables};
+use std::collections::BTreeMap;
+use wasmtime::component::{Component, Linker, Resource, ResourceTable};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+/// A connection of Spin's SQLite: here one connection of the project's own store.
+pub struct SqliteConnection(Connection);
+/// Spin's PostgreSQL is not served in this test.
+pub struct PgConnection;
+
+/// What a tick component sees of Spin.
+struct SpinHost {
+    table: ResourceTable,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    rt: std::sync::Arc<tokio::runtime::Runtime>,
+    store: Store,
+    variables: BTreeMap<String, String>,
+}
+
+impl WasiView for SpinHost {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for SpinHost {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: Default::default() }
+    }
+}
+
+impl sqlite::Host for SpinHost {}
+
+impl sqlite::HostConnection for SpinHost {
+    fn open(&mut self, database: String) -> Result<Resource<SqliteConnection>, sqlite::Error> {
+        if database != "default" {
+            return Err(sqlite::Error::NoSuchDatabase);
+        }
+        let conn = self.rt.block_on(self.store.connection()).map_err(|e| sqlite::Error::Io(e.to_string()))?;
+        self.table.push(SqliteConnection(conn)).map_err(|e| sqlite::Error::Io(e.to_string()))
+    }
+
+    fn execute(&mut self, conn: Resource<SqliteConnection>, statement: String, parameters: Vec<sqlite::Value>) -> Result<sqlite::QueryResult, sqlite::Error> {
+        let params = parameters
+            .into_iter()
+            .map(|v| match v {
+                sqlite::Value::Integer(i) => Param::Int(Some(i)),
+                sqlite::Value::Text(t) => Param::Text(Some(t)),
+                sqlite::Value::Blob(b) => Param::Blob(Some(b)),
+                sqlite::Value::Null => Param::Text(None),
+                sqlite::Value::Real(r) => Param::Text(Some(r.to_string())),
+            })
+            .collect();
+        let rt = self.rt.clone();
+        let SqliteConnection(c) = self.table.get_mut(&conn).map_err(|_| sqlite::Error::InvalidConnection)?;
+        let rows = rt.block_on(c.query(Statement { sql: statement, params })).map_err(|e| sqlite::Error::Io(e.to_string()))?;
+        let rows = rows
+            .into_iter()
+            .map(|r| sqlite::RowResult {
+                values: r
+                    .0
+                    .into_iter()
+                    .map(|v| match v {
+                        DbValue::Null => sqlite::Value::Null,
+                        DbValue::Int(i) => sqlite::Value::Integer(i),
+                        DbValue::Real(f) => sqlite::Value::Real(f),
+                        DbValue::Text(t) => sqlite::Value::Text(t),
+                        DbValue::Blob(b) => sqlite::Value::Blob(b),
+                    })
+                    .collect(),
+            })
+            .collect();
+        // Column names are not read by the tick (it reads by position).
+        Ok(sqlite::QueryResult { columns: Vec::new(), rows })
+    }
+
+    fn drop(&mut self, conn: Resource<SqliteConnection>) -> wasmtime::Result<()> {
+        self.table.delete(conn)?;
+        Ok(())
+    }
+}
+
+impl rdbms_types::Host for SpinHost {}
+impl spin_host::fermyon::spin_cron::cron_types::Host for SpinHost {}
+impl postgres::Host for SpinHost {}
+
+impl postgres::HostConnection for SpinHost {
+    fn open(&mut self, _address: String) -> Result<Resource<PgConnection>, rdbms_types::Error> {
+        Err(rdbms_types::Error::ConnectionFailed("this test serves only Spin's SQLite".into()))
+    }
+    fn query(&mut self, _c: Resource<PgConnection>, _s: String, _p: Vec<rdbms_types::ParameterValue>) -> Result<rdbms_types::RowSet, rdbms_types::Error> {
+        Err(rdbms_types::Error::ConnectionFailed("no PostgreSQL here".into()))
+    }
+    fn execute(&mut self, _c: Resource<PgConnection>, _s: String, _p: Vec<rdbms_types::ParameterValue>) -> Result<u64, rdbms_types::Error> {
+        Err(rdbms_types::Error::ConnectionFailed("no PostgreSQL here".into()))
+    }
+    fn drop(&mut self, c: Resource<PgConnection>) -> wasmtime::Result<()> {
+        self.table.delete(c)?;
+        Ok(())
+    }
+}
+
+impl variables::Host for SpinHost {
+    fn get(&mut self, name: String) -> Result<String, variables::Error> {
+        self.variables.get(&name).cloned().ok_or(variables::Error::Undefined(name))
+    }
+}
+
+/// A wall clock stopped at one instant: the tick's "now" is the host's `DIALOGSYNC_NOW`.
+struct Stopped(std::time::Duration);
+
+impl wasmtime_wasi::HostWallClock for Stopped {
+    fn resolution(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(1)
+    }
+    fn now(&self) -> std::time::Duration {
+        self.0
+    }
+}
+
+/// One cron event of `component` with `variables`, the store `store` as Spin's SQLite.
+fn cron_event(component: &std::path::Path, store: &Store, rt: &std::sync::Arc<tokio::runtime::Runtime>, variables: BTreeMap<String, String>, now: std::time::Duration) -> Result<(), String> {
+    // The store's connections go back to their pool inside the runtime that made them.
+    let _runtime = rt.enter();
+    let engine = wasmtime::Engine::default();
+    let component = Component::from_file(&engine, component).unwrap();
+    let mut linker: Linker<SpinHost> = Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
+    wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker).unwrap();
+    spin_host::SpinHost::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |h| h).unwrap();
+    let wasi = wasmtime_wasi::WasiCtxBuilder::new().wall_clock(Stopped(now)).build();
+    let host = SpinHost { table: ResourceTable::new(), wasi, http: WasiHttpCtx::new(), rt: rt.clone(), store: store.clone(), variables };
+    let mut s = wasmtime::Store::new(&engine, host);
+    let tick = spin_host::SpinHost::instantiate(&mut s, &component, &linker).unwrap();
+    let metadata = spin_host::fermyon::spin_cron::cron_types::Metadata { timestamp: now.as_secs() };
+    tick.call_handle_cron_event(&mut s, metadata).unwrap().map_err(|spin_host::fermyon::spin_cron::cron_types::Error::Other(e)| e)
+}
+
+/// The host's dialogs after `run --once` of `source` at `now`, and the store after one cron
+/// event of the composed tick component at the same `now` and on the same simulator.
+fn host_and_one_event(sim: &common::Sim, source: &str, back_to: &str, now: &str, window_days: u32) -> (BTreeMap<String, serde_json::Value>, Store, std::sync::Arc<tokio::runtime::Runtime>, tempfile::TempDir) {
+    use common::{component, run_env};
+    let work = tempfile::tempdir().unwrap();
+    let parties = sim.parties(work.path());
+
+    let env = run_env(sim, &[(source, component(source))], back_to, "", &format!("rate_limit = 1000\nwindow_days = {window_days}"));
+    env.ok(&["parties", "import", parties.to_str().unwrap()]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dialogsync"))
+        .args(["--config", env.config.to_str().unwrap(), "run", "--once"])
+        .env("DIALOGSYNC_NOW", now)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let host: BTreeMap<String, serde_json::Value> = env.dialogs().into_iter().map(|d| (d["id"].as_str().unwrap().to_string(), d)).collect();
+    assert!(host.len() > 10, "the host migrated the history: {}", host.len());
+
+    // The tick: the composed component, Spin's SQLite served by the project's own store code,
+    // outbound HTTP to the simulator, its configuration as Spin variables, the clock at `now`.
+    let rt = std::sync::Arc::new(tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap());
+    let store = rt.block_on(Store::open(&format!("sqlite://{}", work.path().join("spin.db").display()))).unwrap();
+    let register = dialogsync::parties::parse("parties.csv", &std::fs::read_to_string(&parties).unwrap()).unwrap();
+    rt.block_on(store.import_parties(&register)).unwrap();
+    let variables: BTreeMap<String, String> = [
+        ("source", source.to_string()),
+        ("source_url", format!("{}/{source}", sim.url)),
+        ("back_to", back_to.to_string()),
+        ("window_days", window_days.to_string()),
+        ("page_size", "5".into()),
+        ("max_pages", "1".into()),
+        ("budget_ms", "600000".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let at = std::time::Duration::from_secs(chrono::DateTime::parse_from_rfc3339(now).unwrap().timestamp() as u64);
+    let composed = common::root().join(format!("target/components/composed/tick-{source}.wasm"));
+    cron_event(&composed, &store, &rt, variables, at).expect("the cron event succeeds");
+    (host, store, rt, work)
+}
+
+/// The tick's dialogs (id → document) equal the host's dialogs of those ids, and there are `n`.
+fn same_dialogs(store: &Store, rt: &tokio::runtime::Runtime, host: &BTreeMap<String, serde_json::Value>, n: i64) {
+    let rows = rt.block_on(store.db().query(Statement::new("SELECT id, document FROM dialogs"))).unwrap();
+    let tick: BTreeMap<String, serde_json::Value> = rows.iter().map(|r| (r.text(0), serde_json::from_str(&r.text(1)).unwrap())).collect();
+    assert_eq!(tick.len() as i64, n, "every migrated record of the page is a dialog");
+    assert!(!tick.is_empty());
+    for (id, doc) in &tick {
+        let host_doc = host.get(id).unwrap_or_else(|| panic!("the host has no dialog {id}"));
+        assert_eq!(doc, host_doc, "dialog {id}");
+    }
+}
+
+#[test]
+fn one_cron_event_migrates_a_page_exactly_as_the_host_does() {
+    let source = "a3-app-instances";
+    let back_to = "2026-11-07";
+    let sim = common::Sim::start(21, &["--days", "3", "--per-day", "12", "--today", "2026-11-10"], &[]);
+    let rows = |store: &Store, rt: &tokio::runtime::Runtime, sql: &str| rt.block_on(store.db().query(Statement::new(sql))).unwrap();
+
+    // Live: at the start of 10.11 the simulator's records change during the day, so the event
+    // takes one page of changes (of five) and leaves the rest to the next event.
+    let (host, store, rt, _work) = host_and_one_event(&sim, source, back_to, "2026-11-10T00:00:01Z", 1);
+    let staged = rows(&store, &rt, "SELECT origin, outcome FROM raw_records");
+    assert_eq!(staged.len(), 5, "one page of five: {staged:?}");
+    assert!(staged.iter().all(|r| r.text(0).contains("changedSince=")), "a live page: {staged:?}");
+    let cursor = rows(&store, &rt, "SELECT value FROM checkpoints WHERE name = 'live'");
+    assert_eq!(cursor.len(), 1, "the cursor is committed with the page");
+    assert!(rows(&store, &rt, "SELECT * FROM windows").is_empty(), "live pages were left: no history this event");
+    let migrated = staged.iter().filter(|r| r.text(1) == "migrated").count() as i64;
+    same_dialogs(&store, &rt, &host, migrated);
+
+    // History: two days later nothing changes any more; the live tick finds nothing, and the
+    // event works one page of the newest window.
+    let (host, store, rt, _work) = host_and_one_event(&sim, source, back_to, "2026-11-12T00:00:00Z", 10);
+    let windows = rows(&store, &rt, "SELECT first_day, state, pages, fetched, migrated, next_url FROM windows");
+    assert_eq!(windows.len(), 1, "{windows:?}");
+    let w = &windows[0];
+    assert_eq!((w.text(0).as_str(), w.text(1).as_str(), w.int(2), w.int(3)), (back_to, "running", 1, 5), "one page of five: {w:?}");
+    assert!(w.opt_text(5).is_some_and(|u| u.contains("/a3-app-instances")), "the window's next page is kept for the next event: {w:?}");
+    assert_eq!(rows(&store, &rt, "SELECT COUNT(*) FROM raw_records")[0].int(0), 5);
+    same_dialogs(&store, &rt, &host, w.int(4));
+    let state = rows(&store, &rt, "SELECT state, failures, last_error FROM source_state");
+    assert_eq!((state[0].text(0).as_str(), state[0].int(1), state[0].opt_text(2)), ("running", 0, None), "{state:?}");
+}

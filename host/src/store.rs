@@ -440,3 +440,41 @@ impl Db for InTx<'_> {
         Ok(())
     }
 }
+
+/// One connection of the store, held: statements run on it in order, transactions included,
+/// as on a connection of Spin's SQLite (the Spin tests serve Spin's `sqlite` interface with it).
+pub struct Connection {
+    conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    backend: Backend,
+}
+
+impl Store {
+    pub async fn connection(&self) -> Result<Connection> {
+        Ok(Connection { conn: self.pool.acquire().await?, backend: self.backend })
+    }
+}
+
+impl Db for Connection {
+    type Error = sqlx::Error;
+    fn dialect(&self) -> Backend {
+        self.backend
+    }
+    async fn query(&mut self, s: Statement) -> std::result::Result<Vec<DbRow>, sqlx::Error> {
+        Ok(query(&s).fetch_all(&mut *self.conn).await?.iter().map(row).collect())
+    }
+    async fn execute(&mut self, s: Statement) -> std::result::Result<u64, sqlx::Error> {
+        Ok(query(&s).execute(&mut *self.conn).await?.rows_affected())
+    }
+    async fn begin(&mut self, key: &str) -> std::result::Result<(), sqlx::Error> {
+        for s in self.backend.begin_write(key) {
+            self.execute(s).await?;
+        }
+        Ok(())
+    }
+    async fn commit(&mut self) -> std::result::Result<(), sqlx::Error> {
+        self.execute(Statement::new("COMMIT")).await.map(|_| ())
+    }
+    async fn rollback(&mut self) -> std::result::Result<(), sqlx::Error> {
+        self.execute(Statement::new("ROLLBACK")).await.map(|_| ())
+    }
+}
