@@ -249,10 +249,10 @@ fn host_and_one_event(sim: &common::Sim, source: &str, back_to: &str, now: &str,
 
     // The tick: the composed component, Spin's SQLite served by the project's own store code,
     // outbound HTTP to the simulator, its configuration as Spin variables, the clock at `now`.
+    // The database starts empty: the tick migrates it, as sqlx would.
     let rt = std::sync::Arc::new(tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap());
-    let store = rt.block_on(Store::open(&format!("sqlite://{}", work.path().join("spin.db").display()))).unwrap();
-    let register = dialogsync::parties::parse("parties.csv", &std::fs::read_to_string(&parties).unwrap()).unwrap();
-    rt.block_on(store.import_parties(&register)).unwrap();
+    let url = format!("sqlite://{}", work.path().join("spin.db").display());
+    let store = rt.block_on(Store::open_unmigrated(&url)).unwrap();
     let variables: BTreeMap<String, String> = [
         ("source", source.to_string()),
         ("source_url", format!("{}/{source}", sim.url)),
@@ -267,6 +267,15 @@ fn host_and_one_event(sim: &common::Sim, source: &str, back_to: &str, now: &str,
     .collect();
     let at = std::time::Duration::from_secs(chrono::DateTime::parse_from_rfc3339(now).unwrap().timestamp() as u64);
     let composed = common::root().join(format!("target/components/composed/tick-{source}.wasm"));
+    // A first event while the source is down: the schema is made and the failed tick recorded.
+    let mut first = variables.clone();
+    first.insert("source_url".into(), format!("http://127.0.0.1:9/{source}"));
+    let failed = cron_event(&composed, &store, &rt, first, at).expect_err("the source is down");
+    assert!(failed.contains("GET http://127.0.0.1:9/"), "the error names the request: {failed}");
+    // The host's own migrator accepts what the tick made (sqlx compares every checksum).
+    let store = rt.block_on(Store::open(&url)).expect("the store opens the tick's database as migrated");
+    let register = dialogsync::parties::parse("parties.csv", &std::fs::read_to_string(&parties).unwrap()).unwrap();
+    rt.block_on(store.import_parties(&register)).unwrap();
     cron_event(&composed, &store, &rt, variables, at).expect("the cron event succeeds");
     (host, store, rt, work)
 }
@@ -314,4 +323,37 @@ fn one_cron_event_migrates_a_page_exactly_as_the_host_does() {
     same_dialogs(&store, &rt, &host, w.int(4));
     let state = rows(&store, &rt, "SELECT state, failures, last_error FROM source_state");
     assert_eq!((state[0].text(0).as_str(), state[0].int(1), state[0].opt_text(2)), ("running", 0, None), "{state:?}");
+}
+
+#[test]
+fn spin_toml_ticks_every_source_every_five_minutes_with_the_built_files() {
+    let root = common::root();
+    let manifest: toml::Value = toml::from_str(&std::fs::read_to_string(root.join("spin.toml")).unwrap()).unwrap();
+    assert_eq!(manifest["spin_manifest_version"].as_integer(), Some(2));
+    let declared: BTreeSet<&str> = manifest["variables"].as_table().unwrap().keys().map(String::as_str).collect();
+    let templates = |text: &str| -> Vec<String> { text.split("{{").skip(1).filter_map(|t| t.split_once("}}")).map(|(v, _)| v.trim().to_string()).collect() };
+    let crons = manifest["trigger"]["cron"].as_array().unwrap();
+    for source in SOURCES {
+        let id = format!("tick-{source}");
+        let cron = crons.iter().find(|c| c["component"].as_str() == Some(&id)).unwrap_or_else(|| panic!("no cron trigger for {id}"));
+        assert_eq!(cron["cron_expression"].as_str(), Some("0 */5 * * * *"), "{id}: every 5 minutes (seconds first)");
+        let c = &manifest["component"][&id];
+        assert_eq!(c["source"].as_str(), Some("target/components/spin-tick.wasm"));
+        assert!(root.join(c["source"].as_str().unwrap()).exists());
+        assert_eq!(c["sqlite_databases"].as_array().unwrap()[0].as_str(), Some("default"));
+        assert_eq!(c["build"]["command"].as_str(), Some("scripts/build-components.sh"));
+        assert!(c.get("dependencies_inherit_configuration").is_none(), "{id}: dependencies stay deny-all");
+        let deps = c["dependencies"].as_table().unwrap();
+        let dep = |interface: &str| deps[interface]["path"].as_str().unwrap().to_string();
+        assert_eq!(dep("dialogsync:pipeline/transformer@0.1.0"), format!("target/components/{source}.wasm"));
+        assert_eq!(dep("dialogsync:pipeline/projector@0.1.0"), "target/components/dialog-projector.wasm");
+        assert!(deps.values().all(|d| root.join(d["path"].as_str().unwrap()).exists()));
+        let vars = c["variables"].as_table().unwrap();
+        assert_eq!(vars["source"].as_str(), Some(source));
+        let mut used: Vec<String> = vars.values().flat_map(|v| templates(v.as_str().unwrap())).collect();
+        used.extend(c["allowed_outbound_hosts"].as_array().unwrap().iter().flat_map(|h| templates(h.as_str().unwrap())));
+        for v in used {
+            assert!(declared.contains(v.as_str()), "{id} uses the undeclared variable {v}");
+        }
+    }
 }

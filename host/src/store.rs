@@ -97,12 +97,24 @@ impl Store {
     /// Opens (creating if needed) and migrates the store at `url`: `sqlite://FILE` or
     /// `postgres://USER@HOST/DB`.
     pub async fn open(url: &str) -> Result<Store> {
+        Store::open_with(url, true).await
+    }
+
+    /// Opens the store at `url` as it is, applying no migrations: for a database another
+    /// program migrates (the Spin tests serve Spin's SQLite with it, and the tick migrates).
+    pub async fn open_unmigrated(url: &str) -> Result<Store> {
+        Store::open_with(url, false).await
+    }
+
+    async fn open_with(url: &str, migrate: bool) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let open = |source| StoreError::Open { url: url.into(), source };
         if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = AnyPoolOptions::new().max_connections(8).connect(url).await.map_err(open)?;
             // sqlx's migrator takes PostgreSQL's advisory lock: hosts starting together take turns.
-            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            if migrate {
+                sqlx::migrate!("../components/sync-core/migrations/postgres").run(&pool).await?;
+            }
             return Ok(Store { pool, backend: Backend::Postgres });
         }
         let Some(rest) = url.strip_prefix("sqlite:") else { return Err(StoreError::Url(url.into())) };
@@ -142,7 +154,9 @@ impl Store {
         if !in_memory {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        if migrate {
+            sqlx::migrate!("../components/sync-core/migrations/sqlite").run(&pool).await?;
+        }
         drop(lock);
         Ok(Store { pool, backend: Backend::Sqlite })
     }

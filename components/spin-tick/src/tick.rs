@@ -129,6 +129,8 @@ pub fn tick(config: &Config) -> Result<Report, String> {
 
 async fn run_tick(config: &Config, shell: &mut SpinShell, spent: &(dyn Fn() -> bool + Sync)) -> Result<Report, TickError> {
     let source = &config.source;
+    // A new database gets the store's schema; a host opening it later finds it migrated.
+    dialogsync_core::migrate::migrate(&mut shell.db).await?;
     let now = now_micros();
     let state = db::begin_source(&mut shell.db, source, &stamp(), now).await?;
     let mut report = Report::default();

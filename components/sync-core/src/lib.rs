@@ -13,6 +13,7 @@
 //! - [`changes`]: newer-version-wins inside the commit, and the change events it appends.
 //! - [`flow`]: the engine's steps over any shell: a page, a live tick, a page of history.
 //! - [`db`]: the store's sync statements, for SQLite and PostgreSQL, over any connection.
+//! - [`migrate`]: the store's schema, for shells without sqlx.
 //! - [`summary`]: the buckets every record ends in.
 //! - [`plan`]: historic windows newest first, which one to work, watermarks, the live cursor.
 //! - [`validate`]: Dialogporten's rules, checked on every dialog before it is stored.
@@ -21,6 +22,7 @@ pub mod changes;
 pub mod commit;
 pub mod db;
 pub mod flow;
+pub mod migrate;
 pub mod page;
 pub mod plan;
 pub mod record;
