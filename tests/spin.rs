@@ -321,6 +321,8 @@ fn one_cron_event_migrates_a_page_exactly_as_the_host_does() {
     assert!(w.opt_text(5).is_some_and(|u| u.contains("/a3-app-instances")), "the window's next page is kept for the next event: {w:?}");
     assert_eq!(rows(&store, &rt, "SELECT COUNT(*) FROM raw_records")[0].int(0), 5);
     same_dialogs(&store, &rt, &host, w.int(4));
+    let hosts = rows(&store, &rt, "SELECT id FROM hosts");
+    assert_eq!(hosts.iter().map(|r| r.text(0)).collect::<Vec<_>>(), ["spin-a3-app-instances"], "the tick is a host of the store");
     let state = rows(&store, &rt, "SELECT state, failures, last_error FROM source_state");
     assert_eq!((state[0].text(0).as_str(), state[0].int(1), state[0].opt_text(2)), ("running", 0, None), "{state:?}");
 }

@@ -133,6 +133,8 @@ async fn run_tick(config: &Config, shell: &mut SpinShell, spent: &(dyn Fn() -> b
     dialogsync_core::migrate::migrate(&mut shell.db).await?;
     let now = now_micros();
     let state = db::begin_source(&mut shell.db, source, &stamp(), now).await?;
+    // Seen in the status page's hosts, as a `dialogsync run` process is.
+    db::register_host(&mut shell.db, &config.holder, &stamp()).await?;
     let mut report = Report::default();
     if state.state != "running" {
         return Ok(report);

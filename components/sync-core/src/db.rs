@@ -540,6 +540,13 @@ pub async fn acquire<D: Db>(db: &mut D, source: &str, name: &str, holder: &str, 
     Ok(!db.query(Statement::new(sql).bind(source).bind(name).bind(holder).bind(ttl_micros)).await?.is_empty())
 }
 
+/// Records a host (a `dialogsync run` process, a Spin tick) as running, seen now.
+pub async fn register_host<D: Db>(db: &mut D, id: &str, at: &str) -> Result<(), D::Error> {
+    db.execute(Statement::new("INSERT INTO hosts (id, started_at, seen_at) VALUES ($1, $2, $2) ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at, stopped_at = NULL").bind(id).bind(at))
+        .await?;
+    Ok(())
+}
+
 /// Gives up a lease the holder is done with (a finished window).
 pub async fn release<D: Db>(db: &mut D, source: &str, name: &str, holder: &str) -> Result<(), D::Error> {
     db.execute(Statement::new("DELETE FROM leases WHERE source = $1 AND name = $2 AND holder = $3").bind(source).bind(name).bind(holder)).await?;

@@ -33,11 +33,7 @@ pub use dialogsync_core::commit::Fence;
 
 impl Store {
     pub async fn register_host(&self, id: &str) -> Result<()> {
-        sqlx::query("INSERT INTO hosts (id, started_at, seen_at) VALUES ($1, $2, $2) ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at, stopped_at = NULL")
-            .bind(id).bind(now())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        Ok(db::register_host(&mut self.db(), id, &now()).await?)
     }
 
     /// A clean stop: the host's leases are given up at once, for others to take.
