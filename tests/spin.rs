@@ -146,7 +146,7 @@ impl sqlite::HostConnection for SpinHost {
             .collect();
         let rt = self.rt.clone();
         let SqliteConnection(c) = self.table.get_mut(&conn).map_err(|_| sqlite::Error::InvalidConnection)?;
-        let rows = rt.block_on(c.query(Statement { sql: statement, params })).map_err(|e| sqlite::Error::Io(e.to_string()))?;
+        let rows = rt.block_on(c.query(Statement { sql: statement, params, reuse: true })).map_err(|e| sqlite::Error::Io(e.to_string()))?;
         let rows = rows
             .into_iter()
             .map(|r| sqlite::RowResult {

@@ -352,7 +352,7 @@ pub use lease::{Fence, Host, Lease};
 
 /// A sync-core statement as a sqlx query: its parameters bound in order.
 fn query(s: &Statement) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
-    let mut q = sqlx::query(safe(s.sql.clone()));
+    let mut q = sqlx::query(safe(s.sql.clone())).persistent(s.reuse);
     for p in &s.params {
         q = match p {
             Param::Int(v) => q.bind(*v),

@@ -133,11 +133,18 @@ impl Row {
 pub struct Statement {
     pub sql: String,
     pub params: Vec<Param>,
+    /// Worth keeping prepared for the next time: false for a multi-row statement, whose text
+    /// changes with its row count (a connection's cache of them grows with every new count).
+    pub reuse: bool,
 }
 
 impl Statement {
     pub fn new(sql: impl Into<String>) -> Statement {
-        Statement { sql: sql.into(), params: Vec::new() }
+        Statement { sql: sql.into(), params: Vec::new(), reuse: true }
+    }
+    /// A statement prepared for this one run ([`Statement::reuse`]).
+    pub fn once(sql: impl Into<String>) -> Statement {
+        Statement { reuse: false, ..Statement::new(sql) }
     }
     pub fn bind(mut self, p: impl Into<Param>) -> Statement {
         self.params.push(p.into());
@@ -384,7 +391,7 @@ pub async fn commit<D: Db>(db: &mut D, source: &str, c: &Commit, at: &str) -> Re
                waiting_party = excluded.waiting_party, dialog_id = excluded.dialog_id, last_seen = excluded.last_seen",
             d.values(chunk.len(), 14)
         );
-        let mut q = Statement::new(sql);
+        let mut q = Statement::once(sql);
         for s in chunk {
             let r = &s.record;
             q = q.bind(source).bind(&r.source_id).bind(&s.content_hash).bind(r.version).bind(&r.content_type).bind(&r.payload).bind(&r.origin)
@@ -494,7 +501,7 @@ async fn upsert_dialogs<D: Db>(db: &mut D, source: &str, c: &Commit) -> Result<V
                projector_hash = excluded.projector_hash, document = excluded.document",
             d.values(chunk.len(), 14)
         );
-        let mut q = Statement::new(sql);
+        let mut q = Statement::once(sql);
         for x in chunk {
             q = q.bind(&x.id).bind(source).bind(&x.source_id).bind(x.source_version).bind(&x.content_hash).bind(&x.party).bind(&x.service_resource)
                 .bind(&x.status).bind(&x.system_label).bind(x.created_at).bind(x.updated_at).bind(&x.transformer_hash).bind(&x.projector_hash).bind(&x.document);
@@ -515,7 +522,7 @@ pub async fn append_events<D: Db>(db: &mut D, source: &str, at: &str, events: &[
     let mut seq = rows.first().map_or(0, |r| r.int(0)) - events.len() as i64;
     for chunk in events.chunks(CHUNK) {
         let sql = format!("INSERT INTO change_events (seq, dialog_id, kind, source, at, party, service_resource, detail) VALUES {}", db.dialect().values(chunk.len(), 8));
-        let mut q = Statement::new(sql);
+        let mut q = Statement::once(sql);
         for e in chunk {
             seq += 1;
             q = q.bind(seq).bind(&e.dialog_id).bind(e.kind).bind(source).bind(at).bind(&e.party).bind(&e.service_resource).bind(e.detail.as_ref().map(|d| d.to_string()));
