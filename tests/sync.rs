@@ -82,6 +82,12 @@ fn run_survives_pause_kill_and_restart_and_equals_one_uninterrupted_run() {
                     && s["last_tick"].as_str().and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok()).is_some_and(|t| t > last_change + chrono::Duration::seconds(4))
             })
     });
+    // The tick that ended after that may have begun before the last change (a slow tick on a
+    // loaded machine); the next one began after it ended.
+    let after = chrono::Utc::now();
+    env.wait_for("a tick begun after the last change", 120, |s| {
+        s["sources"].as_array().unwrap().iter().all(|s| s["last_tick"].as_str().and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok()).is_some_and(|t| t > after))
+    });
     assert!(host.terminate().success(), "SIGTERM stops the host cleanly");
 
     let mut at_source_per_day: BTreeMap<(String, String), u64> = BTreeMap::new();

@@ -27,6 +27,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("store: {0}")]
     Query(#[from] sqlx::Error),
+    #[error("store: {0}")]
+    Invalid(String),
     #[error("{source_name}: lease `{lease}` is no longer {holder}'s (it expired and another host took it); nothing of this page was written")]
     LeaseLost { source_name: String, lease: String, holder: String },
 }
@@ -38,6 +40,7 @@ impl From<db::Error<sqlx::Error>> for StoreError {
         match e {
             db::Error::Db(e) => StoreError::Query(e),
             db::Error::LeaseLost { source_name, lease, holder } => StoreError::LeaseLost { source_name, lease, holder },
+            db::Error::Invalid(m) => StoreError::Invalid(m),
         }
     }
 }

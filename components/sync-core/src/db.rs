@@ -160,6 +160,8 @@ pub enum Error<E> {
     /// The commit's lease passed to another host (it expired and was taken): nothing of the
     /// page was written.
     LeaseLost { source_name: String, lease: String, holder: String },
+    /// The store holds something the sync engine cannot read (named in the message).
+    Invalid(String),
 }
 
 impl<E> From<E> for Error<E> {
@@ -172,7 +174,7 @@ impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Db(e) => Some(e),
-            Error::LeaseLost { .. } => None,
+            Error::LeaseLost { .. } | Error::Invalid(_) => None,
         }
     }
 }
@@ -184,6 +186,7 @@ impl<E: std::fmt::Display> std::fmt::Display for Error<E> {
             Error::LeaseLost { source_name, lease, holder } => {
                 write!(f, "{source_name}: lease `{lease}` is no longer {holder}'s (it expired and another host took it); nothing of this page was written")
             }
+            Error::Invalid(m) => write!(f, "store: {m}"),
         }
     }
 }

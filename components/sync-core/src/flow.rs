@@ -117,7 +117,7 @@ pub async fn live_tick<S: Shell>(shell: &mut S, settings: &Settings, api: &Api, 
         }
     }
     let mut cursor: i64 = match db::checkpoint(shell.db(), &source, "live").await? {
-        Some(v) => v.parse().unwrap_or(live_since),
+        Some(v) => v.parse().map_err(|_| db::Error::<<S::Db as Db>::Error>::Invalid(format!("{source}: the live cursor `{v}` is not a number")))?,
         None => live_since,
     };
     let mut url = api.changed_url(cursor - overlap_micros);
