@@ -227,4 +227,8 @@ impl<'a> flow::Shell for HostShell<'a> {
     fn stamp(&self) -> String {
         crate::clock::stamp()
     }
+
+    fn now_micros(&self) -> i64 {
+        crate::clock::micros()
+    }
 }

@@ -267,6 +267,10 @@ impl Shell for SpinShell {
     fn stamp(&self) -> String {
         stamp()
     }
+
+    fn now_micros(&self) -> i64 {
+        now_micros()
+    }
 }
 
 #[cfg(test)]

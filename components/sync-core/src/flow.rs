@@ -29,6 +29,9 @@ pub trait Shell {
     async fn project(&mut self, ctx: ProjectionContext, elements: Vec<Self::Element>) -> Result<Vec<Result<Dialog, String>>, Self::Error>;
     /// The stamp stored with rows: RFC 3339, milliseconds, UTC.
     fn stamp(&self) -> String;
+    /// Now, microseconds: a page's "now" is read after it was fetched, so no record of it is
+    /// newer than "now" (the projector clamps times in the future to it).
+    fn now_micros(&self) -> i64;
 }
 
 /// One page of fetched records through stage, transformer, tombstones, party register,
@@ -102,7 +105,8 @@ pub async fn live_tick<S: Shell>(shell: &mut S, settings: &Settings, api: &Api, 
         if ready.is_empty() {
             break;
         }
-        let (mut commit, s) = prepare(shell, Settings { mode: SyncMode::Historic, ..settings.clone() }, ready.into_iter().map(Ok).collect()).await?;
+        let now = shell.now_micros();
+        let (mut commit, s) = prepare(shell, Settings { mode: SyncMode::Historic, now, ..settings.clone() }, ready.into_iter().map(Ok).collect()).await?;
         commit.fence = Some(leases.live());
         self::commit(shell, &source, &commit).await?;
         tracing::info!(source = %source, migrated = s.migrated, "records that waited for their party");
@@ -124,7 +128,8 @@ pub async fn live_tick<S: Shell>(shell: &mut S, settings: &Settings, api: &Api, 
     loop {
         let page = shell.fetch(&url).await?;
         cursor = plan::advance_cursor(cursor, page.records.iter().filter_map(|r| r.as_ref().ok().map(|r| r.version)));
-        let (mut commit, s) = prepare(shell, Settings { mode: SyncMode::Live, ..settings.clone() }, page.records).await?;
+        let now = shell.now_micros();
+        let (mut commit, s) = prepare(shell, Settings { mode: SyncMode::Live, now, ..settings.clone() }, page.records).await?;
         commit.checkpoint = Some(("live".into(), cursor.to_string()));
         commit.fence = Some(leases.live());
         self::commit(shell, &source, &commit).await?;
@@ -184,7 +189,8 @@ pub async fn historic_step<S: Shell>(shell: &mut S, settings: &Settings, api: &A
         }
         let url = stored.and_then(|w| w.next_url).unwrap_or_else(|| api.window_url(first, last));
         let page = shell.fetch(&url).await?;
-        let (mut commit, counts) = prepare(shell, Settings { mode: SyncMode::Historic, ..settings.clone() }, page.records).await?;
+        let now = shell.now_micros();
+        let (mut commit, counts) = prepare(shell, Settings { mode: SyncMode::Historic, now, ..settings.clone() }, page.records).await?;
         let finished = page.next.is_none();
         commit.window = Some(WindowPage { first_day: first.to_string(), last_day: last.to_string(), next_url: page.next, counts });
         commit.fence = Some(fence.clone());
