@@ -482,16 +482,4 @@ impl Db for Connection {
     async fn execute(&mut self, s: Statement) -> std::result::Result<u64, sqlx::Error> {
         Ok(query(&s).execute(&mut *self.conn).await?.rows_affected())
     }
-    async fn begin(&mut self, key: &str) -> std::result::Result<(), sqlx::Error> {
-        for s in self.backend.begin_write(key) {
-            self.execute(s).await?;
-        }
-        Ok(())
-    }
-    async fn commit(&mut self) -> std::result::Result<(), sqlx::Error> {
-        self.execute(Statement::new("COMMIT")).await.map(|_| ())
-    }
-    async fn rollback(&mut self) -> std::result::Result<(), sqlx::Error> {
-        self.execute(Statement::new("ROLLBACK")).await.map(|_| ())
-    }
 }

@@ -151,21 +151,6 @@ impl Db for SpinDb {
             }
         }
     }
-
-    async fn begin(&mut self, key: &str) -> Result<(), String> {
-        for s in self.dialect().begin_write(key) {
-            self.execute(s).await?;
-        }
-        Ok(())
-    }
-
-    async fn commit(&mut self) -> Result<(), String> {
-        self.execute(Statement::new("COMMIT")).await.map(|_| ())
-    }
-
-    async fn rollback(&mut self) -> Result<(), String> {
-        self.execute(Statement::new("ROLLBACK")).await.map(|_| ())
-    }
 }
 
 /// GET `url` through Spin's outbound HTTP: the body of a 2xx answer.

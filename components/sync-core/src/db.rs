@@ -204,11 +204,20 @@ pub trait Db {
     /// Runs a statement; the number of rows it changed.
     async fn execute(&mut self, s: Statement) -> std::result::Result<u64, Self::Error>;
     /// Opens a write transaction that serializes with every other writer of `key` (a source);
-    /// statements run in it until [`Db::commit`] or [`Db::rollback`]. [`Dialect::begin_write`]
-    /// has the statements for a shell whose connection is its own.
-    async fn begin(&mut self, key: &str) -> std::result::Result<(), Self::Error>;
-    async fn commit(&mut self) -> std::result::Result<(), Self::Error>;
-    async fn rollback(&mut self) -> std::result::Result<(), Self::Error>;
+    /// statements run in it until [`Db::commit`] or [`Db::rollback`]. By default, as statements
+    /// on a connection that is the shell's own ([`Dialect::begin_write`]).
+    async fn begin(&mut self, key: &str) -> std::result::Result<(), Self::Error> {
+        for s in self.dialect().begin_write(key) {
+            self.execute(s).await?;
+        }
+        Ok(())
+    }
+    async fn commit(&mut self) -> std::result::Result<(), Self::Error> {
+        self.execute(Statement::new("COMMIT")).await.map(|_| ())
+    }
+    async fn rollback(&mut self) -> std::result::Result<(), Self::Error> {
+        self.execute(Statement::new("ROLLBACK")).await.map(|_| ())
+    }
 }
 
 /// Rows per multi-row statement: well under both databases' parameter limits.
