@@ -351,7 +351,7 @@ pub use api::{Deleted, Page, Search};
 pub mod service;
 
 pub mod lease;
-pub use lease::{Fence, Host, Lease};
+pub use lease::{Fence, Host};
 
 /// A sync-core statement as a sqlx query: its parameters bound in order.
 fn query(s: &Statement) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {

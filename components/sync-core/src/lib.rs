@@ -16,6 +16,7 @@
 //! - [`migrate`]: the store's schema, for shells without sqlx.
 //! - [`summary`]: the buckets every record ends in.
 //! - [`plan`]: historic windows newest first, which one to work, watermarks, the live cursor.
+//! - [`status`]: the status report from the store, and its markdown.
 //! - [`validate`]: Dialogporten's rules, checked on every dialog before it is stored.
 
 pub mod changes;
@@ -27,6 +28,7 @@ pub mod page;
 pub mod plan;
 pub mod record;
 pub mod source;
+pub mod status;
 pub mod summary;
 pub mod validate;
 

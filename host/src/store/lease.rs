@@ -6,29 +6,8 @@
 
 use super::{Result, Store, now};
 use dialogsync_core::db;
-use serde::Serialize;
-use sqlx::Row;
 
-/// A lease: what, for whom, until when.
-#[derive(Debug, Clone, Serialize)]
-pub struct Lease {
-    pub source: String,
-    /// `live`, or `window:DAY` (the window's first day).
-    pub name: String,
-    pub holder: String,
-    /// Microseconds, by the database's clock.
-    pub expires_at: i64,
-}
-
-/// A host as the store knows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Host {
-    pub id: String,
-    pub started_at: String,
-    pub seen_at: String,
-    pub stopped_at: Option<String>,
-}
-
+pub use dialogsync_core::status::Host;
 pub use dialogsync_core::commit::Fence;
 
 impl Store {
@@ -56,17 +35,5 @@ impl Store {
     /// Gives up a lease the holder is done with (a finished window).
     pub async fn release(&self, source: &str, name: &str, holder: &str) -> Result<()> {
         Ok(db::release(&mut self.db(), source, name, holder).await?)
-    }
-
-    /// Every lease, unexpired or not, by source and name.
-    pub async fn leases(&self) -> Result<Vec<Lease>> {
-        let rows = sqlx::query("SELECT source, name, holder, expires_at FROM leases ORDER BY source, name").fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(|r| Lease { source: r.get(0), name: r.get(1), holder: r.get(2), expires_at: r.get(3) }).collect())
-    }
-
-    /// Every host that has run, newest first.
-    pub async fn hosts(&self) -> Result<Vec<Host>> {
-        let rows = sqlx::query("SELECT id, started_at, seen_at, stopped_at FROM hosts ORDER BY started_at DESC, id").fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(|r| Host { id: r.get(0), started_at: r.get(1), seen_at: r.get(2), stopped_at: r.get(3) }).collect())
     }
 }

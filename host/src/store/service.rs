@@ -8,7 +8,7 @@ use sha2::Digest;
 use sqlx::Row;
 
 /// The source name of dialogs written through the service-owner API.
-pub const SOURCE: &str = "dialog-services";
+pub use dialogsync_core::status::SERVICE_OWNER_SOURCE as SOURCE;
 
 /// A stored dialog as the service-owner API sees it.
 #[derive(Debug, Clone)]

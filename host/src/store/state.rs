@@ -4,7 +4,6 @@
 use super::{Result, Store, json_list, now, safe};
 use dialogsync_core::db;
 use crate::sources::RawRecord;
-use serde::Serialize;
 use sqlx::Row;
 use std::collections::{BTreeMap, HashSet};
 
@@ -14,27 +13,7 @@ fn raw_record(r: &sqlx::any::AnyRow) -> RawRecord {
 
 pub use dialogsync_core::db::{SourceState, Window};
 
-/// A dated changelog entry.
-#[derive(Debug, Clone, Serialize)]
-pub struct LogEntry {
-    pub at: String,
-    pub source: Option<String>,
-    pub kind: String,
-    pub message: String,
-    pub data: Option<serde_json::Value>,
-}
-
-/// One source day's reconciliation.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Reconciled {
-    pub source: String,
-    pub day: String,
-    pub at_source: i64,
-    pub staged: i64,
-    pub dialogs: i64,
-    pub missing_ids: Vec<String>,
-}
-
+pub use dialogsync_core::status::{LogEntry, Reconciled};
 
 impl Store {
     pub async fn source_state(&self, source: &str) -> Result<Option<SourceState>> {
@@ -72,21 +51,6 @@ impl Store {
 
     pub async fn window(&self, source: &str, first_day: &str) -> Result<Option<Window>> {
         Ok(db::window(&mut self.db(), source, first_day).await?)
-    }
-
-    /// The whole changelog, oldest first.
-    pub async fn changelog(&self) -> Result<Vec<LogEntry>> {
-        let rows = sqlx::query("SELECT at, source, kind, message, data FROM changelog ORDER BY id").fetch_all(&self.pool).await?;
-        Ok(rows
-            .iter()
-            .map(|r| LogEntry {
-                at: r.get(0),
-                source: r.get(1),
-                kind: r.get(2),
-                message: r.get(3),
-                data: r.get::<Option<String>, _>(4).and_then(|d| serde_json::from_str(&d).ok()),
-            })
-            .collect())
     }
 
     /// Per day in `[from, to]`: distinct records staged, and dialogs made from them.
@@ -127,26 +91,6 @@ impl Store {
         Ok(())
     }
 
-    /// Source days whose last reconciliation found records missing.
-    pub async fn missing(&self) -> Result<Vec<Reconciled>> {
-        let rows = sqlx::query(
-            "SELECT source, day, at_source, staged, dialogs, missing_ids FROM reconciliation WHERE missing_ids <> '[]' ORDER BY source, day",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| Reconciled {
-                source: r.get(0),
-                day: r.get(1),
-                at_source: r.get(2),
-                staged: r.get(3),
-                dialogs: r.get(4),
-                missing_ids: serde_json::from_str(r.get::<&str, _>(5)).unwrap_or_default(),
-            })
-            .collect())
-    }
-
     /// For replay: the newest staged version of every record of `source` created in
     /// `[from, to]` (days, inclusive), oldest first.
     pub async fn replay_records(&self, source: &str, from: &str, to: &str) -> Result<Vec<RawRecord>> {
@@ -168,39 +112,8 @@ impl Store {
         Ok(db::waiting_ready(&mut self.db(), source, limit).await?)
     }
 
-    /// Dialogs per (source, transformer hash, projector hash): which components made them.
-    pub async fn made_by(&self) -> Result<Vec<(String, String, String, i64)>> {
-        Ok(sqlx::query_as(
-            "SELECT source, transformer_hash, projector_hash, COUNT(*) FROM dialogs GROUP BY source, transformer_hash, projector_hash ORDER BY source, 4 DESC",
-        )
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
     /// Staged record versions per (source, outcome).
     pub async fn outcomes(&self) -> Result<Vec<(String, String, i64)>> {
         Ok(sqlx::query_as("SELECT source, outcome, COUNT(*) FROM raw_records GROUP BY source, outcome ORDER BY source, outcome").fetch_all(&self.pool).await?)
-    }
-
-    /// Per source: dialogs, and records waiting for a party with the party ids.
-    pub async fn totals(&self) -> Result<BTreeMap<String, (i64, i64, Vec<String>)>> {
-        let mut out: BTreeMap<String, (i64, i64, Vec<String>)> = BTreeMap::new();
-        for r in sqlx::query("SELECT source, COUNT(*) FROM dialogs WHERE deleted_at IS NULL GROUP BY source").fetch_all(&self.pool).await? {
-            out.entry(r.get(0)).or_default().0 = r.get(1);
-        }
-        // A record waits while its newest staged version waits.
-        let waiting = sqlx::query(
-            "SELECT source, waiting_party, COUNT(*) FROM (
-               SELECT source, outcome, waiting_party, ROW_NUMBER() OVER (PARTITION BY source, source_id ORDER BY source_version DESC, last_seen DESC) AS n
-               FROM raw_records) AS t WHERE n = 1 AND outcome = 'waiting' GROUP BY source, waiting_party ORDER BY source, waiting_party",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        for r in waiting {
-            let e = out.entry(r.get(0)).or_default();
-            e.1 += r.get::<i64, _>(2);
-            e.2.extend(r.get::<Option<String>, _>(1));
-        }
-        Ok(out)
     }
 }
