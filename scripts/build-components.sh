@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds every guest crate as a pure WebAssembly component into target/components/.
 #
-# Guests target wasm32-unknown-unknown (no WASI: nothing to import) and are wrapped into
-# components by `xtask componentize`, which also checks each one's exports and that it imports
-# no functions. Uses an installed rustup target where there is one; otherwise Debian's rustc-web
+# Guests target wasm32-unknown-unknown (no WASI: nothing to import), built as cdylibs (`cargo rustc
+# --crate-type cdylib`; natively the Spin components stay plain libraries, as their export names
+# are no native symbols), and are wrapped into components by `xtask componentize`, which also
+# checks each one's exports and that it imports no functions (the Spin components: only what Spin
+# provides). Uses an installed rustup target where there is one; otherwise Debian's rustc-web
 # with the std sources (`-Zbuild-std`), installed here if missing (DESIGN.md "Building the
 # components here").
 set -euo pipefail
@@ -11,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 TARGET=wasm32-unknown-unknown
 OUT=target/components
-# crate  →  what it must export, then the interfaces it may import functions from (none: pure)
+# crate  →  what it must export (comma-separated), then the interfaces it may import functions from (none: pure)
 GUESTS=(
   "a2-archived-forms dialogsync:pipeline/transformer@0.1.0"
   "a2-correspondence dialogsync:pipeline/transformer@0.1.0"
@@ -20,7 +22,8 @@ GUESTS=(
   "dialog-projector dialogsync:pipeline/projector@0.1.0"
   "hostile dialogsync:pipeline/transformer@0.1.0"
   "a2-dst-bug dialogsync:pipeline/transformer@0.1.0"
-  "spin-tick handle-cron-event dialogsync:pipeline/ fermyon:spin/ wasi:http/ wasi:io/ wasi:clocks/"
+  "spin-tick handle-cron-event,wasi:http/incoming-handler@0.2.0 dialogsync:pipeline/ fermyon:spin/ wasi:http/ wasi:io/ wasi:clocks/"
+  "spin-status wasi:http/incoming-handler@0.2.0 fermyon:spin/ wasi:http/ wasi:io/ wasi:clocks/"
 )
 # Spin tick components pre-composed with their transformer and the projector (SpinKube and other
 # runtimes that do not compose component dependencies): target/components/composed/.
@@ -28,7 +31,7 @@ SOURCES=(a2-archived-forms a2-correspondence a3-app-instances a3-correspondence)
 
 if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx "$TARGET"; then
   echo "building components with rustup's $TARGET target"
-  build() { cargo build --quiet --profile wasm --target "$TARGET" --target-dir target/wasm -p "$1"; }
+  build() { cargo rustc --quiet --profile wasm --target "$TARGET" --target-dir target/wasm --crate-type cdylib -p "$1"; }
 else
   if ! [ -x /usr/bin/rustc ] || ! [ -d /usr/lib/rustlib/src/rust/library ]; then
     echo "installing Debian's rustc-web and rust-web-src (no rustup $TARGET target here)"
@@ -45,8 +48,8 @@ else
   fi
   build() {
     RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 PATH="$LLD_DIR:$PATH" \
-      /usr/bin/cargo build --quiet --profile wasm --target "$TARGET" --target-dir target/wasm \
-      -Zbuild-std=std,panic_abort -p "$1"
+      /usr/bin/cargo rustc --quiet --profile wasm --target "$TARGET" --target-dir target/wasm \
+      -Zbuild-std=std,panic_abort --crate-type cdylib -p "$1"
   }
 fi
 

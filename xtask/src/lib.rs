@@ -93,6 +93,7 @@ pub fn compose_tick(tick: &[u8], transformer: &[u8], projector: &[u8], wit_dir: 
     let types = package("dialogsync:types", types_component(wit_dir)?)?;
     let transformer = package("dialogsync:transformer", transformer.to_vec())?;
     let projector = package("dialogsync:projector", projector.to_vec())?;
+    let tick_bytes = tick;
     let tick = package("dialogsync:tick", tick.to_vec())?;
 
     let types = graph.instantiate(types);
@@ -108,7 +109,10 @@ pub fn compose_tick(tick: &[u8], transformer: &[u8], projector: &[u8], wit_dir: 
     graph.set_instantiation_argument(tick, TYPES, types)?;
     graph.set_instantiation_argument(tick, "dialogsync:pipeline/transformer@0.1.0", transformer)?;
     graph.set_instantiation_argument(tick, "dialogsync:pipeline/projector@0.1.0", projector)?;
-    let handler = graph.alias_instance_export(tick, "handle-cron-event")?;
-    graph.export(handler, "handle-cron-event")?;
+    // The tick's own exports, as they are: the cron handler, and the HTTP handler (manual tick).
+    for export in surface(tick_bytes)?.exports {
+        let item = graph.alias_instance_export(tick, &export)?;
+        graph.export(item, &export)?;
+    }
     graph.encode(EncodeOptions::default()).context("encoding the composition")
 }

@@ -1,5 +1,5 @@
-//! - `xtask componentize IN OUT EXPORT [ALLOWED-IMPORT-PREFIX…]`: wraps a core module built for
-//!   wasm32-unknown-unknown into a component, then checks that it exports EXPORT and imports
+//! - `xtask componentize IN OUT EXPORT[,EXPORT…] [ALLOWED-IMPORT-PREFIX…]`: wraps a core module
+//!   built for wasm32-unknown-unknown into a component, then checks that it exports each EXPORT and imports
 //!   functions only from the allowed interfaces (none: a dialogsync guest is pure).
 //! - `xtask compose-tick OUT TICK TRANSFORMER PROJECTOR`: a Spin tick component with its
 //!   transformer and the projector composed in (for SpinKube and other runtimes that do not
@@ -15,7 +15,9 @@ fn main() -> Result<()> {
             let allowed: Vec<&str> = args[4..].iter().map(String::as_str).collect();
             let core = std::fs::read(input).with_context(|| format!("reading {input}"))?;
             let component = xtask::componentize(&core).with_context(|| input.clone())?;
-            xtask::check(&component, export, &allowed).with_context(|| format!("checking {output}"))?;
+            for export in export.split(',') {
+                xtask::check(&component, export, &allowed).with_context(|| format!("checking {output}"))?;
+            }
             std::fs::write(output, &component).with_context(|| format!("writing {output}"))?;
             match allowed.is_empty() {
                 true => println!("{output}: component, exports {export}, no function imports ({} bytes)", component.len()),
@@ -31,7 +33,7 @@ fn main() -> Result<()> {
             println!("{}: {} composed with {} and {} ({} bytes)", args[1], args[2], args[3], args[4], composed.len());
             Ok(())
         }
-        _ => bail!("usage: xtask componentize IN.wasm OUT.wasm EXPORT [ALLOWED-IMPORT-PREFIX…] | xtask compose-tick OUT.wasm TICK.wasm TRANSFORMER.wasm PROJECTOR.wasm"),
+        _ => bail!("usage: xtask componentize IN.wasm OUT.wasm EXPORT[,EXPORT…] [ALLOWED-IMPORT-PREFIX…] | xtask compose-tick OUT.wasm TICK.wasm TRANSFORMER.wasm PROJECTOR.wasm"),
     }
 }
 

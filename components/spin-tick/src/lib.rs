@@ -1,19 +1,24 @@
-//! Component glue only; the tick is in `tick.rs`, its I/O in `spin.rs`.
+//! Component glue only; the tick is in `tick.rs`, its shell in `spin.rs`, Spin's I/O in the
+//! `spin-shell` crate (whose bindings these reuse).
 pub mod spin;
 pub mod tick;
 
-wit_bindgen::generate!({
-    world: "dialogsync:spin-tick/tick@0.1.0",
-    path: ["../../wit", "wit"],
-    with: { "dialogsync:pipeline/types@0.1.0": dialogsync_sdk::types },
-    generate_all,
-});
+spin_shell::bindings!("dialogsync:spin/tick@0.1.0",
+    "dialogsync:pipeline/types@0.1.0": dialogsync_sdk::types);
+
+use spin_shell::wasi::http::types::{IncomingRequest, ResponseOutparam};
 
 struct Tick;
 
 impl Guest for Tick {
-    fn handle_cron_event(metadata: fermyon::spin_cron::cron_types::Metadata) -> Result<(), fermyon::spin_cron::cron_types::Error> {
-        tick::run(metadata.timestamp).map_err(fermyon::spin_cron::cron_types::Error::Other)
+    fn handle_cron_event(metadata: Metadata) -> Result<(), Error> {
+        tick::run(metadata.timestamp).map_err(Error::Other)
+    }
+}
+
+impl exports::wasi::http::incoming_handler::Guest for Tick {
+    fn handle(request: IncomingRequest, out: ResponseOutparam) {
+        tick::manual(&request, out)
     }
 }
 

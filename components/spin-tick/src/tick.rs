@@ -2,17 +2,18 @@
 //! deadline): at most `max_pages` pages and `budget_ms` of time; live changes first, then at
 //! most one historic window. What is left waits for the next event.
 
-use crate::fermyon::spin::variables;
-use crate::spin::{SpinDb, SpinShell, TickError, now_micros, stamp};
-use crate::wasi::clocks::monotonic_clock;
+use crate::spin::{SpinShell, TickError};
 use dialogsync_core::db;
 use dialogsync_core::flow::{self, Bounds, Historic, History, Leases};
 use dialogsync_core::page::{Components, Settings};
 use dialogsync_core::source::{Api, RecordKeys, known};
 use dialogsync_sdk::types::SyncMode;
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use serde::Serialize;
+use spin_shell::db::SpinDb;
+use spin_shell::env::{back_to, list, now_micros, number, run_now, stamp, var};
+use spin_shell::http::{json, method_and_path, respond};
+use spin_shell::wasi::clocks::monotonic_clock;
+use spin_shell::wasi::http::types::{IncomingRequest, Method, ResponseOutparam};
 
 /// The tick's configuration: Spin variables of its component (docs/deploy-spin.md).
 pub struct Config {
@@ -33,24 +34,6 @@ pub struct Config {
     pub components: Components,
 }
 
-fn var(name: &str) -> Option<String> {
-    variables::get(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
-}
-
-fn number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
-    match var(name) {
-        Some(v) => v.parse().map_err(|_| format!("variable `{name}` = `{v}` is not a number")),
-        None => Ok(default),
-    }
-}
-
-fn list(v: Option<String>, default: &[&str]) -> Vec<String> {
-    match v {
-        Some(v) => v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
-        None => default.iter().map(|s| s.to_string()).collect(),
-    }
-}
-
 impl Config {
     pub fn from_variables() -> Result<Config, String> {
         let source = var("source").ok_or("variable `source` is not set: name the source this component ticks")?;
@@ -66,10 +49,7 @@ impl Config {
         }
         let items = var("items").or(k.map(|k| k.items.to_string()));
         let api = Api::new(&url, items.as_deref(), &var("next").unwrap_or_else(|| "/next".into()), number("page_size", 200)?, keys);
-        let back_to = match var("back_to") {
-            Some(d) => Some(d.parse().map_err(|_| format!("variable `back_to` = `{d}` is not a day (YYYY-MM-DD)"))?),
-            None => None,
-        };
+        let back_to = back_to()?;
         let transformer = var("transformer").unwrap_or_else(|| source.clone());
         Ok(Config {
             store: var("store").unwrap_or_else(|| "sqlite".into()),
@@ -96,16 +76,8 @@ impl Config {
     }
 }
 
-/// Runs a future whose every await is a plain call into Spin: it is ready at the first poll.
-fn run_now<T>(f: impl Future<Output = T>) -> Result<T, String> {
-    match pin!(f).as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(v) => Ok(v),
-        Poll::Pending => Err("a store call did not complete at once".into()),
-    }
-}
-
 /// What one event did.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize)]
 pub struct Report {
     pub live_pages_left: bool,
     pub live: dialogsync_core::Summary,
@@ -116,6 +88,33 @@ pub struct Report {
 pub fn run(_timestamp: u64) -> Result<(), String> {
     let config = Config::from_variables()?;
     tick(&config).map(|_| ())
+}
+
+/// A manual tick (`POST` on the component's route, `/tick/SOURCE` in spin.toml): one bounded
+/// tick, as a cron event does, answered with what it did.
+pub fn manual(request: &IncomingRequest, out: ResponseOutparam) {
+    let (method, path) = method_and_path(request);
+    if !matches!(method, Method::Post) {
+        return respond(out, 405, "text/plain", format!("{path}: POST runs one tick of this component's source\n").as_bytes());
+    }
+    // With a `tick_token`, only a caller that has it may tick (the route is as public as the app).
+    if let Some(token) = var("tick_token") {
+        let given = request.headers().get("authorization");
+        if !given.iter().any(|v| v.as_slice() == format!("Bearer {token}").as_bytes()) {
+            return respond(out, 401, "text/plain", b"a manual tick needs `authorization: Bearer TICK_TOKEN`\n");
+        }
+    }
+    let mut config = match Config::from_variables() {
+        Ok(c) => c,
+        Err(e) => return respond(out, 500, "text/plain", format!("{e}\n").as_bytes()),
+    };
+    // A worker of its own: a manual tick and a cron event running at once exclude each other
+    // through the source's leases, as two hosts do.
+    config.holder = format!("{}-manual", config.holder);
+    match tick(&config) {
+        Ok(report) => json(out, 200, &serde_json::json!({ "source": config.source, "tick": report })),
+        Err(e) => respond(out, 502, "text/plain", format!("{e}\n").as_bytes()),
+    }
 }
 
 /// One bounded tick of `config.source`.
@@ -154,6 +153,9 @@ async fn run_tick(config: &Config, shell: &mut SpinShell, spent: &(dyn Fn() -> b
         let took_ms = (monotonic_clock::now().saturating_sub(t0) / 1_000_000) as i64;
         let error = result.as_ref().err().map(|e| e.0.clone());
         db::tick_finished(&mut shell.db, source, error.as_deref(), config.max_failed_ticks, took_ms, &stamp()).await?;
+        // Unlike a host, which keeps live sync between its ticks, an event ends here: the next
+        // one (a cron event, a manual tick, or a host) takes the lease at once.
+        db::release(&mut shell.db, source, "live", &leases.holder).await?;
         let (summary, left) = result?;
         report.live = summary;
         report.live_pages_left = left;
@@ -173,6 +175,11 @@ async fn run_tick(config: &Config, shell: &mut SpinShell, spent: &(dyn Fn() -> b
         if current.is_none() {
             break;
         }
+    }
+    // The window left unfinished is free for whoever comes next (it resumes at its next page).
+    if let Some(first) = current {
+        let fence = leases.window(first);
+        db::release(&mut shell.db, source, &fence.name, &fence.holder).await?;
     }
     Ok(report)
 }
