@@ -186,34 +186,20 @@ impl rdbms_types::Host for SpinHost {}
 impl spin_host::fermyon::spin_cron::cron_types::Host for SpinHost {}
 impl postgres::Host for SpinHost {}
 
-impl SpinHost {
-    /// A statement on a PostgreSQL connection of the store: rows, and rows changed.
-    fn pg(&mut self, conn: &Resource<PgConnection>, sql: String, parameters: Vec<rdbms_types::ParameterValue>) -> Result<(Vec<dialogsync_core::db::Row>, u64), rdbms_types::Error> {
-        use rdbms_types::ParameterValue as P;
-        let params = parameters
-            .into_iter()
-            .map(|v| match v {
-                P::Int64(i) => Ok(Param::Int(Some(i))),
-                P::Str(t) => Ok(Param::Text(Some(t))),
-                P::Binary(b) => Ok(Param::Blob(Some(b))),
-                P::DbNull => Ok(Param::Text(None)),
-                other => Err(rdbms_types::Error::ValueConversionFailed(format!("{other:?}: the components bind only int64, str, binary and null"))),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let rt = self.rt.clone();
-        let PgConnection(c) = self.table.get_mut(conn).map_err(|e| rdbms_types::Error::Other(e.to_string()))?;
-        let statement = Statement { sql, params, reuse: true };
-        // A statement that returns no rows reports its rows changed; one that does, its rows.
-        let returns_rows = statement.sql.trim_start().to_ascii_uppercase().starts_with("SELECT") || statement.sql.to_ascii_uppercase().contains("RETURNING");
-        if returns_rows {
-            let rows = rt.block_on(c.query(statement)).map_err(|e| rdbms_types::Error::QueryFailed(e.to_string()))?;
-            let n = rows.len() as u64;
-            Ok((rows, n))
-        } else {
-            let n = rt.block_on(c.execute(statement)).map_err(|e| rdbms_types::Error::QueryFailed(e.to_string()))?;
-            Ok((Vec::new(), n))
-        }
-    }
+/// A statement of a component on Spin's PostgreSQL, as the store runs it.
+fn pg_statement(sql: String, parameters: Vec<rdbms_types::ParameterValue>) -> Result<Statement, rdbms_types::Error> {
+    use rdbms_types::ParameterValue as P;
+    let params = parameters
+        .into_iter()
+        .map(|v| match v {
+            P::Int64(i) => Ok(Param::Int(Some(i))),
+            P::Str(t) => Ok(Param::Text(Some(t))),
+            P::Binary(b) => Ok(Param::Blob(Some(b))),
+            P::DbNull => Ok(Param::Text(None)),
+            other => Err(rdbms_types::Error::ValueConversionFailed(format!("{other:?}: the components bind only int64, str, binary and null"))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Statement { sql, params, reuse: true })
 }
 
 impl postgres::HostConnection for SpinHost {
@@ -224,7 +210,10 @@ impl postgres::HostConnection for SpinHost {
     }
     fn query(&mut self, c: Resource<PgConnection>, sql: String, params: Vec<rdbms_types::ParameterValue>) -> Result<rdbms_types::RowSet, rdbms_types::Error> {
         use rdbms_types::DbValue as V;
-        let (rows, _) = self.pg(&c, sql, params)?;
+        let statement = pg_statement(sql, params)?;
+        let rt = self.rt.clone();
+        let PgConnection(conn) = self.table.get_mut(&c).map_err(|e| rdbms_types::Error::Other(e.to_string()))?;
+        let rows = rt.block_on(conn.query(statement)).map_err(|e| rdbms_types::Error::QueryFailed(e.to_string()))?;
         let value = |v| match v {
             DbValue::Null => V::DbNull,
             DbValue::Int(i) => V::Int64(i),
@@ -235,7 +224,10 @@ impl postgres::HostConnection for SpinHost {
         Ok(rdbms_types::RowSet { columns: Vec::new(), rows: rows.into_iter().map(|r| r.0.into_iter().map(value).collect()).collect() })
     }
     fn execute(&mut self, c: Resource<PgConnection>, sql: String, params: Vec<rdbms_types::ParameterValue>) -> Result<u64, rdbms_types::Error> {
-        Ok(self.pg(&c, sql, params)?.1)
+        let statement = pg_statement(sql, params)?;
+        let rt = self.rt.clone();
+        let PgConnection(conn) = self.table.get_mut(&c).map_err(|e| rdbms_types::Error::Other(e.to_string()))?;
+        rt.block_on(conn.execute(statement)).map_err(|e| rdbms_types::Error::QueryFailed(e.to_string()))
     }
     fn drop(&mut self, c: Resource<PgConnection>) -> wasmtime::Result<()> {
         self.table.delete(c)?;

@@ -7,7 +7,7 @@ use crate::store::Store;
 use anyhow::Result;
 use dialogsync_core::status::{self, Goal};
 
-pub use dialogsync_core::status::{Report, markdown, title};
+pub use dialogsync_core::status::{Report, markdown};
 
 pub async fn report(config: &Config, store: &Store) -> Result<Report> {
     let configured: Vec<String> = config.sources.keys().cloned().collect();

@@ -343,7 +343,7 @@ impl Store {
 }
 
 mod state;
-pub use state::{LogEntry, Reconciled, SourceState, Window};
+pub use state::{Reconciled, SourceState, Window};
 
 mod api;
 pub use api::{Deleted, Page, Search};
@@ -351,7 +351,7 @@ pub use api::{Deleted, Page, Search};
 pub mod service;
 
 pub mod lease;
-pub use lease::{Fence, Host};
+pub use lease::Fence;
 
 /// A sync-core statement as a sqlx query: its parameters bound in order.
 fn query(s: &Statement) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {

@@ -7,7 +7,6 @@
 use super::{Result, Store, now};
 use dialogsync_core::db;
 
-pub use dialogsync_core::status::Host;
 pub use dialogsync_core::commit::Fence;
 
 impl Store {

@@ -13,7 +13,7 @@ fn raw_record(r: &sqlx::any::AnyRow) -> RawRecord {
 
 pub use dialogsync_core::db::{SourceState, Window};
 
-pub use dialogsync_core::status::{LogEntry, Reconciled};
+pub use dialogsync_core::status::Reconciled;
 
 impl Store {
     pub async fn source_state(&self, source: &str) -> Result<Option<SourceState>> {
