@@ -235,6 +235,11 @@ impl Host {
 
     /// A host named `name` among the hosts sharing the store.
     pub fn start_as(env: &Env, args: &[&str], name: &str) -> Host {
+        Host::start_with(env, args, name, &[])
+    }
+
+    /// A host named `name`, with more environment (`DIALOGSYNC_NOW`).
+    pub fn start_with(env: &Env, args: &[&str], name: &str, envs: &[(&str, &str)]) -> Host {
         let child = Command::new(env!("CARGO_BIN_EXE_dialogsync"))
             .arg("--config")
             .arg(&env.config)
@@ -242,6 +247,7 @@ impl Host {
             .args(args)
             .env("DIALOGSYNC_LOG", std::env::var("TEST_HOST_LOG").unwrap_or_else(|_| "error".into()))
             .env("DIALOGSYNC_HOST", name)
+            .envs(envs.iter().copied())
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();
@@ -284,9 +290,26 @@ impl Env {
     /// Polls until `done(status)` holds; fails the test after `secs` seconds (a hang, not
     /// a timing assertion: the condition itself is what is tested).
     pub fn wait_for(&self, what: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+        self.wait_for_at(None, what, secs, done)
+    }
+
+    /// `status --format json` as of `now` (`DIALOGSYNC_NOW`; none: the real clock).
+    pub fn status_at(&self, now: Option<&str>) -> Value {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dialogsync"));
+        cmd.arg("--config").arg(&self.config).args(["status", "--format", "json"]);
+        if let Some(t) = now {
+            cmd.env("DIALOGSYNC_NOW", t);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "status: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// [`Env::wait_for`], with the status read as of `now`.
+    pub fn wait_for_at(&self, now: Option<&str>, what: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
         let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
         loop {
-            let s = self.status();
+            let s = self.status_at(now);
             if done(&s) {
                 return s;
             }
@@ -296,9 +319,9 @@ impl Env {
     }
 }
 
-/// Every source's historic goal reached.
+/// Every synced source's historic goal reached (a files source has none).
 pub fn history_complete(status: &Value) -> bool {
-    status["sources"].as_array().unwrap().iter().all(|s| {
+    status["sources"].as_array().unwrap().iter().filter(|s| s["live"] != "files").all(|s| {
         let h = &s["historic"];
         h["windows_total"].as_u64().unwrap() > 0 && h["migrated_back_to"] == h["back_to"]
     })
@@ -312,8 +335,17 @@ pub struct Server {
 
 impl Server {
     pub fn start(env: &Env) -> Server {
+        Server::start_with(env, &[])
+    }
+
+    /// A server whose "now" is `now` (`DIALOGSYNC_NOW`).
+    pub fn start_at(env: &Env, now: &str) -> Server {
+        Server::start_with(env, &[("DIALOGSYNC_NOW", now)])
+    }
+
+    fn start_with(env: &Env, envs: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dialogsync"));
-        cmd.arg("--config").arg(&env.config).args(["serve", "--listen", "127.0.0.1:0"]).stderr(std::process::Stdio::null());
+        cmd.arg("--config").arg(&env.config).args(["serve", "--listen", "127.0.0.1:0"]).envs(envs.iter().copied()).stderr(std::process::Stdio::null());
         let (child, url) = listening(cmd);
         Server { child, url }
     }

@@ -55,3 +55,35 @@ fn a_component_for_the_wrong_world_is_refused_with_its_name() {
     let missing = runtime.load_transformer(std::path::Path::new("no/such.wasm")).err().expect("refused").to_string();
     assert!(missing.starts_with("reading component no/such.wasm"), "{missing}");
 }
+
+#[test]
+fn a_looping_record_costs_two_call_timeouts_not_one_per_halving() {
+    use dialogsync::runtime::bindings::types::SourceRecord;
+    let limits = dialogsync::runtime::Limits { call_timeout_ms: 200, memory_mib: 32, batch_size: 64 };
+    let runtime = dialogsync::runtime::Runtime::new(limits, common::root().join("target/test-component-cache")).unwrap();
+    let t = runtime.load_transformer(&common::component("hostile")).unwrap();
+    let mut records: Vec<SourceRecord> = (0..63)
+        .map(|n| SourceRecord { source_id: format!("r{n}"), source_version: 1, content_type: "application/json".into(), payload: instance(n, &format!("fine {n}")).to_string().into_bytes() })
+        .collect();
+    records.insert(40, SourceRecord { source_id: "loop".into(), source_version: 1, content_type: "application/json".into(), payload: instance(99, "@@loop@@").to_string().into_bytes() });
+    let out = runtime.transform(&t, &records);
+    assert_eq!(out.iter().filter(|r| r.is_ok()).count(), 63, "its neighbours transform");
+    assert!(out[40].is_err());
+    // Halving 64 records down to the looping one would time out 7 times.
+    assert_eq!(runtime.timeouts(), 2, "the batch's timeout and the record's own");
+}
+
+#[test]
+fn a_file_that_is_not_a_component_is_named_as_such() {
+    let runtime = dialogsync::runtime::Runtime::new(Default::default(), common::root().join("target/test-component-cache")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.wasm");
+    std::fs::write(&text, "not wasm at all").unwrap();
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let err = runtime.load_transformer(&text).err().expect("refused").to_string();
+    assert_eq!(err, format!("{} is not a WebAssembly component: it does not start with WebAssembly's preamble", text.display()));
+    let err = runtime.load_transformer(&core).err().expect("refused").to_string();
+    assert!(err.starts_with(&format!("{} is not a WebAssembly component: it is a core module", core.display())), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

@@ -489,3 +489,121 @@ async fn a_page_under_a_lease_another_host_took_is_refused_whole() {
     assert_eq!(store.window("s", "2026-01-01").await.unwrap().unwrap().pages, 1);
     assert_eq!(store.checkpoint("s", "probe").await.unwrap().as_deref(), Some("b"));
 }
+
+/// `status` (markdown) as of `now`, the simulator's address written `SIM`.
+fn status_md(env: &Env, now: &str, sim: &Sim) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dialogsync")).arg("--config").arg(&env.config).arg("status").env("DIALOGSYNC_NOW", now).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().replace(&sim.url, "SIM")
+}
+
+/// Compares `md` with `tests/golden/status/NAME.md` (`UPDATE_GOLDEN=1` rewrites it).
+fn golden(name: &str, md: &str) {
+    let path = common::root().join(format!("tests/golden/status/{name}.md"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, md).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    if md != expected {
+        let diff = similar::TextDiff::from_lines(&expected, md).unified_diff().header("expected", "actual").to_string();
+        panic!("status page differs from {} (UPDATE_GOLDEN=1 rewrites it):\n{diff}", path.display());
+    }
+}
+
+fn live_line(status: &Value, source: &str) -> (bool, String, bool) {
+    let s = status["sources"].as_array().unwrap().iter().find(|s| s["source"] == source).unwrap();
+    (s["ok"].as_bool().unwrap(), s["live"].as_str().unwrap().to_string(), s["stale"].as_bool().unwrap())
+}
+
+/// The status page in each state a source can be in — running, stopped cleanly, stalled after
+/// `kill -9`, paused, auto-paused, and a files source — at fixed instants: ✔ only while a live
+/// host holds the source and its last tick is recent; a killed host shows as gone, holding
+/// nothing; `/metrics` agrees.
+#[test]
+fn the_status_page_says_no_more_than_the_store_shows_in_every_state() {
+    const T0: &str = "2026-03-02T12:00:00Z";
+    let sim = Sim::start(31, &["--days", "2", "--per-day", "3", "--today", "2026-03-02"], &[("DIALOGSYNC_NOW", T0)]);
+    let env = run_env(&sim, &[("a3-correspondence", component("a3-correspondence"))], "2026-02-28", "interval = \"1m\"", "rate_limit = 1000");
+    // A files source beside it: `run` skips it and says so; its line says what it is.
+    let text = std::fs::read_to_string(&env.config).unwrap()
+        + &format!("[sources.a3-app-instances]\nconnector = \"files\"\ninput = \"{}\"\n", common::root().join("examples/a3-app-instances").display());
+    std::fs::write(&env.config, text).unwrap();
+    let at = |t: &str| [("DIALOGSYNC_NOW", t.to_string())];
+    let cmd = |t: &str, args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_dialogsync")).arg("--config").arg(&env.config).args(args).envs(at(t)).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    cmd(T0, &["parties", "import", common::root().join("examples/parties.csv").to_str().unwrap()]);
+    cmd(T0, &["backfill", "--source", "a3-app-instances"]);
+
+    // Running: a live host holds the source, its last tick 10 s old (interval 1 min).
+    let host = Host::start_with(&env, &[], "h1", &[("DIALOGSYNC_NOW", T0)]);
+    let soon = "2026-03-02T12:00:10Z";
+    let s = env.wait_for_at(Some(soon), "history and a live tick", 120, |s| history_complete(s) && s["sources"][1]["last_tick_by"] == "h1");
+    assert_eq!(live_line(&s, "a3-correspondence"), (true, "running".into(), false));
+    golden("running", &status_md(&env, soon, &sim));
+    let server = common::Server::start_at(&env, soon);
+    let metrics = |server: &common::Server| -> String {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        agent.get(format!("{}/metrics", server.url)).call().unwrap().body_mut().read_to_string().unwrap()
+    };
+    let m = metrics(&server);
+    assert!(m.contains("dialogsync_live_running{source=\"a3-correspondence\"} 1") && m.contains("dialogsync_live_stale{source=\"a3-correspondence\"} 0"), "{m}");
+    drop(server);
+
+    // Stopped cleanly (SIGTERM): no host runs it, whatever its last tick says.
+    assert!(host.terminate().success());
+    let s = env.status_at(Some(soon));
+    assert_eq!(live_line(&s, "a3-correspondence"), (false, "stalled".into(), true));
+    golden("stopped", &status_md(&env, soon, &sim));
+    let m = metrics(&common::Server::start_at(&env, soon));
+    assert!(m.contains("dialogsync_live_running{source=\"a3-correspondence\"} 0") && m.contains("dialogsync_live_stale{source=\"a3-correspondence\"} 1"), "{m}");
+
+    // Killed (-9) after its tick: 10 minutes on, its heartbeat (the 60 s lease) has lapsed.
+    let host = Host::start_with(&env, &[], "h2", &[("DIALOGSYNC_NOW", T0)]);
+    env.wait_for_at(Some(soon), "h2's live tick", 120, |s| s["sources"][1]["last_tick_by"] == "h2");
+    host.kill();
+    let later = "2026-03-02T12:10:00Z";
+    let s = env.status_at(Some(later));
+    let h2 = s["hosts"].as_array().unwrap().iter().find(|h| h["id"] == "h2").unwrap();
+    assert_eq!((h2["state"].as_str(), h2["leases"].as_array().map(Vec::len)), (Some("gone"), Some(0)), "a killed host holds nothing: {h2}");
+    golden("killed", &status_md(&env, later, &sim));
+
+    // Paused by an operator.
+    cmd(later, &["pause", "a3-correspondence", "--reason", "wrong dates in summer time"]);
+    golden("paused", &status_md(&env, later, &sim));
+
+    // Auto-paused: a source whose every tick fails pauses itself after `max_failed_ticks`.
+    let broken = run_env(&sim, &[("a2-correspondence", component("a2-correspondence"))], "2026-02-28", "interval = \"100ms\"\nmax_failed_ticks = 3", "rate_limit = 1000");
+    let text = std::fs::read_to_string(&broken.config).unwrap().replace(&format!("{}/a2-correspondence", sim.url), &format!("{}/no-such-source", sim.url));
+    std::fs::write(&broken.config, text).unwrap();
+    let host = Host::start_with(&broken, &[], "h3", &[("DIALOGSYNC_NOW", T0)]);
+    broken.wait_for_at(Some(soon), "auto-pause", 120, |s| s["sources"][0]["live"] == "auto-paused");
+    assert!(host.terminate().success());
+    golden("auto-paused", &status_md(&broken, soon, &sim));
+}
+
+/// A replay with the components unchanged changes nothing, though some dialogs were made by
+/// live ticks (which drop due dates already past) and others by historic windows (which keep
+/// them): each record is projected again in the mode its dialog was made in.
+#[test]
+fn a_replay_with_unchanged_components_reports_no_change() {
+    let sim = Sim::start(8, &["--days", "45", "--per-day", "4"], &[]);
+    let env = run_env(&sim, &[("a2-correspondence", component("a2-correspondence"))], &days_ago(45), "interval = \"1s\"", "rate_limit = 1000");
+    env.ok(&["parties", "import", sim.parties(env.dir.path()).to_str().unwrap()]);
+    let host = Host::start(&env, &[]);
+    env.wait_for("the history", 120, history_complete);
+    // Changes to old records, taken by live ticks.
+    let changed = sim.post("/_sim/advance?steps=60")["changes"].as_array().unwrap().iter().filter(|c| c["source"] == "a2-correspondence").count();
+    assert!(changed > 0);
+    let after = chrono::Utc::now();
+    env.wait_for("a tick after the changes", 120, |s| s["sources"][0]["last_tick"].as_str().and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok()).is_some_and(|t| t > after + chrono::Duration::seconds(1)));
+    assert!(host.terminate().success());
+    let before = dialogs_by_id(&env);
+    let replay: Value = serde_json::from_str(&env.ok(&["replay", "--source", "a2-correspondence", "--from", &days_ago(46), "--to", &days_ago(-1), "--json"])).unwrap();
+    assert_eq!(replay["changed"], 0, "{replay}");
+    assert!(replay["summary"]["fetched"].as_u64().unwrap() > 100, "{replay}");
+    assert_eq!(dialogs_by_id(&env), before);
+}

@@ -5,7 +5,7 @@ use crate::runtime::Limits;
 use crate::sources::RecordKeys;
 use chrono::NaiveDate;
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -20,9 +20,15 @@ pub struct Config {
     /// Where compiled components are cached between runs.
     #[serde(default = "default_cache_dir")]
     pub cache_dir: PathBuf,
-    /// The dialog projector component.
-    #[serde(default = "default_projector")]
+    /// The dialog projector component (default: `dialog-projector.wasm` in the components folder).
+    #[serde(default)]
     pub projector: PathBuf,
+    /// Where `projector` came from, for an error that says so.
+    #[serde(skip)]
+    pub projector_from: String,
+    /// The folder of built components that default component paths are in, and why that one.
+    #[serde(skip)]
+    pub components: Components,
     #[serde(default)]
     pub limits: Limits,
     #[serde(default)]
@@ -77,6 +83,10 @@ pub struct SyncConfig {
     /// Time between live ticks ("5m", "1s").
     #[serde(with = "humantime_serde")]
     pub interval: Duration,
+    /// The status page calls live sync stalled when its last tick is older than this
+    /// (default: twice `interval`).
+    #[serde(with = "humantime_serde")]
+    pub stale_after: Option<Duration>,
     /// A live tick re-reads this much before its cursor, for changes the source stamped late;
     /// re-read records are unchanged no-ops.
     #[serde(with = "humantime_serde")]
@@ -98,6 +108,7 @@ impl Default for SyncConfig {
     fn default() -> Self {
         SyncConfig {
             interval: Duration::from_secs(300),
+            stale_after: None,
             live_overlap: Duration::from_secs(60),
             max_failed_ticks: 5,
             listen: None,
@@ -110,8 +121,12 @@ impl Default for SyncConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
-    /// The source transformer component.
+    /// The source transformer component (default: `NAME.wasm` in the components folder).
+    #[serde(default)]
     pub component: PathBuf,
+    /// Where `component` came from, for an error that says so.
+    #[serde(skip)]
+    pub component_from: String,
     /// `files`: a folder of NDJSON, JSON documents or Storage query pages; `http`: a paged
     /// JSON API (docs/operations.md "The http connector").
     #[serde(default = "default_connector")]
@@ -184,8 +199,42 @@ fn default_store() -> String {
 fn default_cache_dir() -> PathBuf {
     ".dialogsync/cache".into()
 }
-fn default_projector() -> PathBuf {
-    "target/components/dialog-projector.wasm".into()
+/// The folder of built components: `--components` / `DIALOGSYNC_COMPONENTS`, else the
+/// checkout the binary was built in (`target/components` beside `target/debug`), else
+/// `target/components` in the working folder.
+#[derive(Debug, Clone, Default)]
+pub struct Components {
+    pub dir: PathBuf,
+    pub from: String,
+}
+
+impl Components {
+    pub fn find() -> Components {
+        if let Some(dir) = std::env::var_os("DIALOGSYNC_COMPONENTS").filter(|d| !d.is_empty()) {
+            return Components { dir: absolute(Path::new(&dir)), from: "DIALOGSYNC_COMPONENTS".into() };
+        }
+        let beside = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.parent()?.join("components"))).filter(|d| d.is_dir());
+        match beside {
+            Some(dir) => Components { dir, from: "the checkout the binary was built in".into() },
+            None => Components { dir: absolute(Path::new("target/components")), from: "the working folder".into() },
+        }
+    }
+}
+
+/// `path` made absolute against the working folder, `..` and `.` resolved by their names.
+pub fn absolute(path: &Path) -> PathBuf {
+    let joined = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 fn default_connector() -> String {
     "files".into()
@@ -205,7 +254,9 @@ fn default_window_days() -> u32 {
 
 impl Default for Config {
     fn default() -> Self {
-        toml::from_str("").expect("defaults")
+        let mut c: Config = toml::from_str("").expect("defaults");
+        c.use_components(Components::find());
+        c
     }
 }
 
@@ -227,7 +278,12 @@ impl Config {
             }
         };
         rel(&mut c.cache_dir);
-        rel(&mut c.projector);
+        let file = absolute(path);
+        let set_in = |what: &str| format!("set by `{what}` in {}", file.display());
+        if !c.projector.as_os_str().is_empty() {
+            rel(&mut c.projector);
+            c.projector_from = set_in("projector");
+        }
         if let Some(j) = c.api.jwks.as_mut() {
             rel(j);
         }
@@ -256,19 +312,61 @@ impl Config {
                 s.items.get_or_insert_with(|| k.items.to_string());
             }
             if s.keys.id_field.is_empty() || s.keys.version_fields.is_empty() {
-                anyhow::bail!("config {}: source {name} needs `id_field` and `version_fields` (it is not one of the built-in sources)", path.display());
+                let known: Vec<&str> = KNOWN_SOURCES.iter().map(|k| k.name).collect();
+                anyhow::bail!(
+                    "config {}: [sources.{name}] is not one of the built-in sources{} (those are {}); a source of your own needs `id_field` and `version_fields`",
+                    path.display(),
+                    suggest(name, &known),
+                    known.join(", ")
+                );
             }
-            rel(&mut s.component);
+            if !s.component.as_os_str().is_empty() {
+                rel(&mut s.component);
+                s.component_from = set_in(&format!("component` of `[sources.{name}]"));
+            }
             if let Some(i) = s.input.as_mut() {
                 rel(i);
             }
         }
-        if let Some(file) = c.store.strip_prefix("sqlite://") {
-            if Path::new(file).is_relative() && !file.starts_with(':') {
-                c.store = format!("sqlite://{}", base.join(file).display());
+        // Relative to the file like every other path ("sqlite://../x.db" is beside the file's
+        // folder), and absolute: sqlx's URL form would read `..` as a host name.
+        if let Some(file) = c.store.strip_prefix("sqlite://").or_else(|| c.store.strip_prefix("sqlite:")) {
+            let (file, query) = file.split_once('?').map_or((file, None), |(f, q)| (f, Some(q)));
+            if !file.starts_with(':') && !file.is_empty() {
+                let path = absolute(&base.join(file));
+                c.store = format!("sqlite://{}{}", path.display(), query.map(|q| format!("?{q}")).unwrap_or_default());
             }
         }
+        c.use_components(Components::find());
         Ok(c)
+    }
+
+    /// Puts every component path not set in the file in `components`.
+    pub fn use_components(&mut self, components: Components) {
+        let default = |name: &str| format!("the default, {name}.wasm in {} (the components folder, from {})", components.dir.display(), components.from);
+        if self.projector.as_os_str().is_empty() || self.projector_from.starts_with("the default") {
+            self.projector = components.dir.join("dialog-projector.wasm");
+            self.projector_from = default("dialog-projector");
+        }
+        for (name, s) in self.sources.iter_mut() {
+            if s.component.as_os_str().is_empty() || s.component_from.starts_with("the default") {
+                s.component = components.dir.join(format!("{name}.wasm"));
+                s.component_from = default(name);
+            }
+        }
+        self.components = components;
+    }
+
+    /// The component at `path` (from `from`), or an error naming the absolute path tried, where
+    /// it came from, and what to do.
+    pub fn component_file(what: &str, path: &Path, from: &str) -> anyhow::Result<PathBuf> {
+        let abs = absolute(path);
+        anyhow::ensure!(
+            abs.is_file(),
+            "{what}: {} does not exist ({from}); build the components (scripts/build-components.sh) or say where they are with --components DIR / DIALOGSYNC_COMPONENTS",
+            abs.display()
+        );
+        Ok(abs)
     }
 
     /// Where the development token key lives: beside the compiled-component cache.
@@ -282,12 +380,14 @@ impl Config {
             return Ok(s.clone());
         }
         let k = known(name).ok_or_else(|| {
-            let names: Vec<&str> = KNOWN_SOURCES.iter().map(|k| k.name).chain(self.sources.keys().map(String::as_str)).collect();
-            anyhow::anyhow!("unknown source `{name}` (known: {})", names.join(", "))
+            let names: BTreeSet<&str> = KNOWN_SOURCES.iter().map(|k| k.name).chain(self.sources.keys().map(String::as_str)).collect();
+            let names: Vec<&str> = names.into_iter().collect();
+            anyhow::anyhow!("unknown source `{name}`{} (known: {})", suggest(name, &names), names.join(", "))
         })?;
         let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
         Ok(SourceConfig {
-            component: format!("target/components/{name}.wasm").into(),
+            component: self.components.dir.join(format!("{name}.wasm")),
+            component_from: format!("the default, {name}.wasm in {} (the components folder, from {})", self.components.dir.display(), self.components.from),
             connector: default_connector(),
             input: None,
             url: None,
@@ -303,6 +403,17 @@ impl Config {
     }
 }
 
+/// ", did you mean `x`?" when one of `names` is a likely spelling of `name`.
+pub fn suggest(name: &str, names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| (strsim::levenshtein(name, n), n))
+        .filter(|(d, n)| *d <= 3.max(n.len() / 4))
+        .min()
+        .map(|(_, n)| format!(", did you mean `{n}`?"))
+        .unwrap_or_default()
+}
+
 /// The commented file `dialogsync init` writes.
 pub const TEMPLATE: &str = r#"# dialogsync configuration. Command-line flags override these values; relative paths are
 # relative to this file.
@@ -315,7 +426,8 @@ store = "sqlite://dialogsync.db"
 cache_dir = ".dialogsync/cache"
 
 # The dialog projector component (element -> Dialogporten dialog), shared by all sources.
-projector = "target/components/dialog-projector.wasm"
+# Components default to the built ones (target/components of the checkout, or --components DIR):
+# projector = "target/components/dialog-projector.wasm"
 
 [limits]
 # Longest one call into a component may run; a record that exceeds it becomes a dead letter.
@@ -331,6 +443,9 @@ batch_size = 256
 # itself (`dialogsync resume SOURCE` restarts it).
 interval = "5m"
 live_overlap = "1m"
+# The status page says live sync has stalled when its last tick is older than this
+# (default: twice `interval`):
+# stale_after = "15m"
 max_failed_ticks = 5
 # Accept pushed CloudEvents (A3 sources) at POST http://ADDR/sources/{source}/events:
 # listen = "127.0.0.1:8480"
@@ -349,7 +464,7 @@ listen = "127.0.0.1:8080"
 
 # One section per source: its transformer component and where its records come from.
 [sources.a3-app-instances]
-component = "target/components/a3-app-instances.wasm"
+# component = "target/components/a3-app-instances.wasm"
 # `files`: a folder of NDJSON files, JSON documents, or Altinn Storage query pages.
 connector = "files"
 input = "examples/a3-app-instances"
@@ -396,8 +511,14 @@ mod tests {
         assert_eq!(c.limits.batch_size, 256);
         assert_eq!(c.store, format!("sqlite://{}", dir.path().join("dialogsync.db").display()));
         let s = c.source("a3-app-instances").unwrap();
-        assert_eq!(s.component, dir.path().join("target/components/a3-app-instances.wasm"));
+        assert_eq!(s.component, c.components.dir.join("a3-app-instances.wasm"), "not set in the file: the built one");
+        assert!(s.component_from.starts_with("the default"), "{}", s.component_from);
         assert!(c.source("nope").is_err());
+        // A relative store path resolves like every other path: `..` included.
+        let sub = dir.path().join("examples");
+        std::fs::create_dir(&sub).unwrap();
+        std::fs::write(sub.join("x.toml"), "store = \"sqlite://../up.db\"\n").unwrap();
+        assert_eq!(Config::load(&sub.join("x.toml"), true).unwrap().store, format!("sqlite://{}", dir.path().join("up.db").display()));
         let typo = TEMPLATE.replace("connector = \"files\"", "conector = \"files\"");
         std::fs::write(&path, typo).unwrap();
         let err = Config::load(&path, true).unwrap_err().to_string();

@@ -34,6 +34,8 @@ pub struct Report {
     pub out_of_order: usize,
     /// `parties.csv` beside the records: the party ids some records name alone.
     pub parties_file: PathBuf,
+    /// Entries in it.
+    pub parties: usize,
 }
 
 const TITLES: &[&str] = &[
@@ -339,6 +341,20 @@ pub fn generate(o: Options) -> Result<Report> {
     std::fs::create_dir_all(&o.out).with_context(|| format!("creating {}", o.out.display()))?;
     let file = o.out.join(format!("{}.ndjson", o.source));
     let parties_file = o.out.join("parties.csv");
+    // A backfill reads every record file in the folder: another source's would be read as this
+    // one's; and a parties.csv that is not this source's own would be lost.
+    let others: Vec<String> = std::fs::read_dir(&o.out)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| *p != file && matches!(p.extension().and_then(|e| e.to_str()), Some("json" | "ndjson" | "jsonl")))
+        .map(|p| p.display().to_string())
+        .collect();
+    if !others.is_empty() {
+        bail!("{} already holds other records ({}): a backfill of it would read them as {}'s; give each source its own --out", o.out.display(), others.join(", "), o.source);
+    }
+    if parties_file.exists() && !file.exists() {
+        bail!("{} holds a parties.csv that is not from generating {} here; give this source its own --out", o.out.display(), o.source);
+    }
     let mut w = std::io::BufWriter::new(std::fs::File::create(&file).with_context(|| format!("creating {}", file.display()))?);
     let mut g = Gen { rng: ChaCha8Rng::seed_from_u64(o.seed), o, parties: BTreeMap::new() };
     let (mut written, mut malformed, mut out_of_order, mut i) = (0, 0, 0, 0);
@@ -367,5 +383,5 @@ pub fn generate(o: Options) -> Result<Report> {
     w.flush()?;
     let csv: String = g.parties.iter().map(|(id, org)| format!("{id},{org}\n")).collect();
     std::fs::write(&parties_file, format!("partyId,identifier\n{csv}"))?;
-    Ok(Report { file, records: written, malformed, out_of_order, parties_file })
+    Ok(Report { file, records: written, malformed, out_of_order, parties_file, parties: g.parties.len() })
 }

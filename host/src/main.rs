@@ -11,6 +11,21 @@ use dialogsync::sync::Pipeline;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
+/// `println!` that hands a closed pipe back as an error (main exits 0 on it) instead of panicking.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($t)*)?
+    }};
+}
+/// `print!`, likewise.
+macro_rules! outp {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($t)*)?
+    }};
+}
+
 #[derive(Parser)]
 #[command(name = "dialogsync", version, about = "Moves Altinn inbox history into Dialogporten dialogs through sandboxed WebAssembly components")]
 struct Cli {
@@ -20,6 +35,10 @@ struct Cli {
     /// Store URL, e.g. sqlite://dialogsync.db (overrides the config).
     #[arg(long, global = true, env = "DIALOGSYNC_STORE")]
     store: Option<String>,
+    /// The folder of built components that default component paths are in (default: the
+    /// checkout's target/components beside this binary).
+    #[arg(long, global = true, env = "DIALOGSYNC_COMPONENTS")]
+    components: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -146,6 +165,9 @@ enum Command {
         /// Fetch and migrate the missing records.
         #[arg(long)]
         repair: bool,
+        /// A files source's folder (overrides the source's `input`).
+        #[arg(long)]
+        input: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -164,6 +186,7 @@ enum Command {
         /// Only events after this sequence number.
         #[arg(long, default_value_t = 0)]
         after: i64,
+        /// Most events to print (0: all, streamed).
         #[arg(long, default_value_t = 1000)]
         limit: i64,
     },
@@ -268,6 +291,7 @@ enum DialogsCommand {
         /// A legacy reference label, e.g. urn:altinn:a2:correspondence-id:51234567.
         #[arg(long)]
         label: Option<String>,
+        /// Most dialogs to print (0: all, streamed).
         #[arg(long, default_value_t = 100)]
         limit: i64,
     },
@@ -288,6 +312,18 @@ enum DeadLettersCommand {
         #[arg(long)]
         source: Option<String>,
     },
+    /// Settle dead letters an operator has judged: kept and counted as discarded, no longer
+    /// open problems (a new failure of the same record opens it again).
+    Discard {
+        #[arg(long)]
+        source: Option<String>,
+        /// Only this dead letter (the number `list` shows).
+        #[arg(long)]
+        id: Option<i64>,
+        /// Why: kept with the letter and in the changelog.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -306,14 +342,43 @@ enum PartiesCommand {
 
 #[tokio::main]
 async fn main() {
+    let cli = Cli::parse();
+    // `run` and `serve` report their work (a line per tick, warnings); other commands print
+    // their results and say only what went wrong.
+    let default = match cli.command {
+        Command::Run { .. } | Command::Serve { .. } => "warn,dialogsync=info,dialogsync_core=info,sqlx=off",
+        _ => "warn,sqlx=off",
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("DIALOGSYNC_LOG").unwrap_or_else(|_| "error".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("DIALOGSYNC_LOG").unwrap_or_else(|_| default.into()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    if let Err(e) = run(Cli::parse()).await {
-        eprintln!("error: {e:#}");
+    if let Err(e) = run(cli).await {
+        // A closed pipe (`dialogsync dialogs search | head -1`) is the reader's choice, not a failure.
+        if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
+            std::process::exit(0);
+        }
+        eprintln!("error: {}", causes(&e));
         std::process::exit(1);
     }
+}
+
+/// An error's cause chain on one line, each cause once: a cause whose text its context already
+/// carries ("reading x: No such file or directory", then "No such file or directory") is left out.
+fn causes(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -323,16 +388,20 @@ async fn run(cli: Cli) -> Result<()> {
             anyhow::bail!("{} exists (use --force to replace it)", config_path.display());
         }
         std::fs::write(&config_path, TEMPLATE).with_context(|| format!("writing {}", config_path.display()))?;
-        println!("wrote {}", config_path.display());
+        out!("wrote {}", config_path.display());
         return Ok(());
     }
     let mut config = Config::load(&config_path, cli.config.is_some())?;
     if let Some(url) = cli.store {
         config.store = url;
     }
+    if let Some(dir) = &cli.components {
+        let from = if std::env::var_os("DIALOGSYNC_COMPONENTS").is_some_and(|e| *dir == PathBuf::from(e)) { "DIALOGSYNC_COMPONENTS" } else { "--components" };
+        config.use_components(dialogsync::config::Components { dir: dialogsync::config::absolute(dir), from: from.into() });
+    }
     if let Command::Generate { source, count, from, to, seed, bad_ratio, out } = cli.command {
         let report = dialogsync::generate::generate(dialogsync::generate::Options { source, count, from, to, seed, bad_ratio, out })?;
-        println!("{}", serde_json::to_string(&report)?);
+        out!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
     if let Command::Component { command: ComponentCommand::Test { component, fixtures, source, update } } = cli.command {
@@ -340,11 +409,17 @@ async fn run(cli: Cli) -> Result<()> {
     }
     if let Command::Token { person, org, scope, ttl } = &cli.command {
         anyhow::ensure!(person.is_some() || org.is_some(), "say who the token is for: --person PID or --org ORGNR");
+        if let Some(p) = person {
+            anyhow::ensure!(p.len() == 11 && p.bytes().all(|b| b.is_ascii_digit()), "--person: a national identity number is 11 digits, not `{p}`");
+        }
+        if let Some(o) = org {
+            anyhow::ensure!(o.len() == 9 && o.bytes().all(|b| b.is_ascii_digit()), "--org: an organisation number is 9 digits, not `{o}`");
+        }
         let (negative, span) = match ttl.strip_prefix('-') { Some(t) => (true, t), None => (false, ttl.as_str()) };
         let secs = humantime::parse_duration(span).with_context(|| format!("--ttl {ttl}"))?.as_secs() as i64;
         let claims = dialogsync::api::auth::claims(person.as_deref(), org.as_deref(), scope.as_deref(), if negative { -secs } else { secs });
         let dev = dialogsync::api::auth::DevKey::at(&config.dev_key_dir());
-        println!("{}", dev.mint(&claims)?);
+        out!("{}", dev.mint(&claims)?);
         eprintln!("development token, signed by {} (trusted only by a server without api.jwks)", dev.pem.display());
         return Ok(());
     }
@@ -359,10 +434,14 @@ async fn run(cli: Cli) -> Result<()> {
         }
         let o = dialogsync::bench::Options { records, memory_records, postgres, sample, dir };
         let table = dialogsync::bench::run(&config, cli.config.as_deref(), &o).await?;
-        println!("{table}");
+        out!("{table}");
         return Ok(());
     }
-    let store = Store::open(&config.store).await?;
+    // Commands that only read work on a store in a folder they may not write.
+    let store = match cli.command {
+        Command::Status { .. } | Command::Dialogs { .. } | Command::Events { .. } => Store::open_for_reading(&config.store).await?,
+        _ => Store::open(&config.store).await?,
+    };
 
     match cli.command {
         Command::Init { .. } | Command::Component { .. } | Command::Generate { .. } | Command::Simulate { .. } | Command::Token { .. } => unreachable!(),
@@ -375,7 +454,7 @@ async fn run(cli: Cli) -> Result<()> {
             anyhow::ensure!(person.len() == 11 && person.bytes().all(|b| b.is_ascii_digit()), "a person is 11 digits: `{person}`");
             anyhow::ensure!(dialogsync_sdk::rules::valid_party(&party), "`{party}` is not a party URN Dialogporten accepts");
             store.grant(&person, &party).await?;
-            println!("{person} may represent {party}");
+            out!("{person} may represent {party}");
         }
         Command::Run { once, source, listen, interval, host } => {
             if listen.is_some() {
@@ -399,48 +478,65 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Pause { source, reason } => {
             config.source(&source)?;
             let changed = store.set_state(&source, "paused", Some(&reason)).await?;
-            println!("{source}: {}", if changed { "paused" } else { "was already paused with that reason" });
+            out!("{source}: {}", if changed { "paused" } else { "was already paused with that reason" });
         }
         Command::Resume { source } => {
             config.source(&source)?;
             let changed = store.set_state(&source, "running", None).await?;
-            println!("{source}: {}", if changed { "resumed" } else { "was already running" });
+            out!("{source}: {}", if changed { "resumed" } else { "was already running" });
         }
         Command::Replay { source, from, to, json } => {
             let s = dialogsync::replay::replay(&config, &store, &source, from, to).await?;
             if json {
-                println!("{}", serde_json::json!({ "source": source, "changed": s.migrated, "summary": s }));
+                out!("{}", serde_json::json!({ "source": source, "changed": s.migrated, "summary": s }));
             } else {
-                println!("{source}: replayed {from}..{to}: {} dialogs changed ({})", s.migrated, s.line());
+                out!("{source}: replayed {from}..{to}: {} dialogs changed ({})", s.migrated, s.line());
             }
         }
-        Command::Verify { source, from, to, repair, json } => {
-            let today = dialogsync::clock::today();
-            let live_since = store.source_state(&source).await?.and_then(|s| s.live_since).unwrap_or_else(dialogsync::clock::micros);
-            let from = from.or(config.source(&source)?.back_to_day(live_since)).unwrap_or(today - chrono::Duration::days(30));
-            let v = dialogsync::reconcile::verify(&config, &store, &source, from, to.unwrap_or(today), repair).await?;
-            if json {
-                println!("{}", serde_json::to_string(&v)?);
+        Command::Verify { source, from, to, repair, input, json } => {
+            let sc = config.source(&source)?;
+            let v = if sc.connector == "files" {
+                let input = input.or(sc.input.clone()).with_context(|| format!("source {source} has no input folder: pass --input DIR"))?;
+                dialogsync::reconcile::verify_files(&config, &store, &source, &input, from, to, repair).await?
             } else {
-                println!("{source} {}..{}: {} missing", v.from, v.to, v.missing);
+                let today = dialogsync::clock::today();
+                let live_since = store.source_state(&source).await?.and_then(|s| s.live_since).unwrap_or_else(dialogsync::clock::micros);
+                let from = from.or(sc.back_to_day(live_since)).unwrap_or(today - chrono::Duration::days(30));
+                dialogsync::reconcile::verify(&config, &store, &source, from, to.unwrap_or(today), repair).await?
+            };
+            if json {
+                out!("{}", serde_json::to_string(&v)?);
+            } else {
+                out!("{source} {}..{}: {} missing", v.from, v.to, v.missing);
                 for d in v.days.iter().filter(|d| d.at_source != d.staged || !d.missing_ids.is_empty()) {
-                    println!("  {}: source {} · staged {} · dialogs {} · missing {}", d.day, d.at_source, d.staged, d.dialogs, d.missing_ids.join(", "));
+                    out!("  {}: source {} · staged {} · dialogs {} · missing {}", d.day, d.at_source, d.staged, d.dialogs, d.missing_ids.join(", "));
                 }
                 if let Some(r) = &v.repaired {
-                    println!("  repaired: {}", r.line());
+                    out!("  repaired: {}", r.line());
                 }
             }
+            // Non-zero while anything is missing, so a scheduled verify can alert.
+            anyhow::ensure!(v.missing == 0, "{source}: {} missing", dialogsync_core::status::plural(v.missing as i64, "record", "records"));
         }
         Command::Status { format } => {
             let report = dialogsync::status::report(&config, &store).await?;
             match format {
-                StatusFormat::Markdown => print!("{}", dialogsync::status::markdown(&report)),
-                StatusFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                StatusFormat::Markdown => outp!("{}", dialogsync::status::markdown(&report)),
+                StatusFormat::Json => out!("{}", serde_json::to_string_pretty(&report)?),
             }
+        }
+        Command::DeadLetters { command: DeadLettersCommand::Discard { source, id, reason } } => {
+            anyhow::ensure!(source.is_some() || id.is_some(), "say which dead letters to discard: --source S, --id N, or both");
+            if let Some(s) = &source {
+                config.source(s)?;
+            }
+            let n = store.discard_dead_letters(source.as_deref(), id, &reason).await?;
+            anyhow::ensure!(n > 0, "no open dead letter matches{}{}", source.map(|s| format!(" --source {s}")).unwrap_or_default(), id.map(|i| format!(" --id {i}")).unwrap_or_default());
+            out!("discarded {}: {reason}", dialogsync_core::status::plural(n as i64, "dead letter", "dead letters"));
         }
         Command::DeadLetters { command: DeadLettersCommand::Retry { source } } => {
             for (s, summary) in dialogsync::replay::retry(&config, &store, source.as_deref()).await? {
-                println!("{s}: {}", summary.line());
+                out!("{s}: {}", summary.line());
             }
         }
         Command::Backfill { source, input, summary_json } => {
@@ -450,51 +546,100 @@ async fn run(cli: Cli) -> Result<()> {
             let runtime = Runtime::new(config.limits.clone(), &config.cache_dir)?;
             let pipeline = Pipeline::load(&config, &runtime, &store, &source, SyncMode::Historic)?;
             let records = files::read(&input, sc.keys).with_context(|| format!("reading {}", input.display()))?;
-            let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}")?);
-            let summary = pipeline.run(records, |s| bar.set_message(s.line())).await?;
+            // Progress in bytes of the input: the records' bytes read of the files' total.
+            let total = files::size(&input).unwrap_or(0);
+            let bar = ProgressBar::new(total).with_style(ProgressStyle::with_template("{elapsed:>4} [{bar:20}] {percent:>3}% eta {eta:>4} {wide_msg}")?.progress_chars("=> "));
+            let read = std::cell::Cell::new(0u64);
+            let mut per_file = files::PerFile::default();
+            let records = records.inspect(|f| {
+                read.set(read.get() + f.as_ref().map_or(0, |r| r.payload.len() as u64 + 1));
+                per_file.count(f);
+            });
+            let summary = pipeline
+                .run(records, |s| {
+                    bar.set_position(read.get().min(total));
+                    bar.set_message(format!("{} read · {} migrated · {} dead", s.fetched, s.migrated, s.dead));
+                })
+                .await?;
             bar.finish_and_clear();
+            for file in per_file.unreadable() {
+                eprintln!("warning: no record of {file} could be read: is --input the folder of {source}'s records?");
+            }
+            if summary.fetched > 0 && summary.dead == summary.fetched {
+                eprintln!("warning: every one of the {} records failed: is --input {} the folder of {source}'s records?", summary.fetched, input.display());
+            }
             store.log(Some(&source), "backfill", &format!("backfill from {}: {}", input.display(), summary.line())).await?;
             if summary_json {
-                println!("{}", serde_json::to_string(&summary)?);
+                out!("{}", serde_json::to_string(&summary)?);
             } else {
-                println!("{source}: {}", summary.line());
+                out!("{source}: {}", summary.line());
                 for (reason, n) in &summary.skip_reasons {
-                    println!("  skipped {n}: {reason}");
+                    out!("  skipped {n}: {reason}");
                 }
                 if !summary.waiting_party_ids.is_empty() {
-                    let ids: Vec<&str> = summary.waiting_party_ids.iter().map(String::as_str).collect();
-                    println!("  waiting for party ids not in the register: {} (import them with `dialogsync parties import FILE`)", ids.join(", "));
+                    let ids: Vec<String> = summary.waiting_party_ids.iter().cloned().collect();
+                    let ids = dialogsync_core::status::some_ids(&ids);
+                    out!("  waiting for party ids not in the register: {ids} (import them with `dialogsync parties import FILE`)");
                 }
                 if summary.dead > 0 {
-                    println!("  {} dead letters: see `dialogsync dead-letters list`", summary.dead);
+                    out!("  {} dead letters: see `dialogsync dead-letters list`", summary.dead);
                 }
             }
         }
         Command::Bench { child_backfill: Some(data), .. } => {
             let report = dialogsync::bench::child_backfill(&config, &store, &data).await?;
-            println!("{}", serde_json::to_string(&report)?);
+            out!("{}", serde_json::to_string(&report)?);
         }
         Command::Dialogs { command: DialogsCommand::Get { id } } => {
             let doc = store.dialog(&id).await?.with_context(|| format!("no dialog {id}"))?;
-            println!("{doc}");
+            out!("{doc}");
         }
         Command::Dialogs { command: DialogsCommand::Search { party, source, label, limit } } => {
-            for doc in store.search(party.as_deref(), source.as_deref(), label.as_deref(), limit).await? {
-                println!("{doc}");
+            let (party, source, label) = (party.as_deref(), source.as_deref(), label.as_deref());
+            let (mut stdout, mut failed) = (std::io::stdout().lock(), None);
+            let n = store
+                .search_each(party, source, label, limit, |doc| match std::io::Write::write_all(&mut stdout, format!("{doc}\n").as_bytes()) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        failed = Some(e);
+                        false
+                    }
+                })
+                .await?;
+            drop(stdout);
+            if let Some(e) = failed {
+                return Err(e.into());
+            }
+            if limit > 0 && n as i64 == limit {
+                limited(limit, store.search_count(party, source, label).await?);
             }
         }
-        Command::Events { after, limit } => {
-            for e in store.events(after, limit).await? {
-                println!("{}", serde_json::to_string(&e)?);
+        Command::Events { mut after, limit } => {
+            let start = after;
+            // In pages, so `--limit 0` streams every event without holding them all.
+            let mut left = if limit <= 0 { i64::MAX } else { limit };
+            while left > 0 {
+                let page = store.events(after, left.min(1000)).await?;
+                for e in &page {
+                    out!("{}", serde_json::to_string(e)?);
+                }
+                left -= page.len() as i64;
+                match page.last() {
+                    Some(e) if page.len() == 1000 => after = e.seq,
+                    _ => break,
+                }
+            }
+            if limit > 0 && left == 0 {
+                limited(limit, store.events_count(start).await?);
             }
         }
         Command::DeadLetters { command: DeadLettersCommand::List { source, json } } => {
             for d in store.dead_letters(source.as_deref(), false).await? {
                 if json {
-                    println!("{}", serde_json::to_string(&d)?);
+                    out!("{}", serde_json::to_string(&d)?);
                 } else {
                     let component = d.component.as_deref().map(|c| format!(" [{c}]")).unwrap_or_default();
-                    println!("#{} {} {} ({}{}, {} attempts): {}", d.id.unwrap_or_default(), d.source, d.origin, d.phase, component, d.attempts, d.error);
+                    out!("#{} {} {} ({}{}, {} attempts): {}", d.id.unwrap_or_default(), d.source, d.origin, d.phase, component, d.attempts, d.error);
                 }
             }
         }
@@ -509,27 +654,47 @@ async fn run(cli: Cli) -> Result<()> {
             let entries = dialogsync::parties::parse(&file.display().to_string(), &text)?;
             let unblocked = store.import_parties(&entries).await?;
             store.log(None, "parties", &format!("imported {} parties from {}", entries.len(), file.display())).await?;
-            println!("imported {} parties; {unblocked} waiting records can now migrate on the next run", entries.len());
+            out!("imported {} parties; {unblocked} waiting records can now migrate on the next run", entries.len());
         }
     }
     Ok(())
+}
+
+/// Says on stderr that a listing stopped at its limit, when more were there.
+fn limited(limit: i64, total: i64) {
+    if total > limit {
+        eprintln!("first {} of {}; --limit 0 for all", thousands(limit), thousands(total));
+    }
+}
+
+/// 22021 → "22,021".
+fn thousands(n: i64) -> String {
+    let digits = n.abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
 }
 
 fn component_test(config: &Config, component: &std::path::Path, fixtures: &std::path::Path, source: Option<String>, update: bool) -> Result<()> {
     let source = source.or_else(|| component.file_stem().map(|s| s.to_string_lossy().into_owned())).unwrap_or_default();
     let sc = config.source(&source).context("pass --source to say whose record keys the fixtures use")?;
     let runtime = Runtime::new(config.limits.clone(), &config.cache_dir)?;
-    let transformer = runtime.load_transformer(component)?;
-    let projector = runtime.load_projector(&config.projector)?;
+    let transformer = runtime.load_transformer(&Config::component_file("the component under test", component, "given on the command line")?)?;
+    let projector = runtime.load_projector(&Config::component_file("the projector", &config.projector, &config.projector_from)?)?;
     let cases = dialogsync::fixtures::run(&runtime, &transformer, &projector, &sc.keys, fixtures, update)?;
     let failed: Vec<_> = cases.iter().filter(|c| c.diff.is_some()).collect();
     for c in &failed {
-        println!("FAIL {}\n{}", c.name, c.diff.as_deref().unwrap_or_default());
+        out!("FAIL {}\n{}", c.name, c.diff.as_deref().unwrap_or_default());
     }
     for c in cases.iter().filter(|c| c.diff.is_none()) {
-        println!("ok   {}", c.name);
+        out!("ok   {}", c.name);
     }
-    println!("{} passed, {} failed", cases.len() - failed.len(), failed.len());
+    out!("{} passed, {} failed", cases.len() - failed.len(), failed.len());
     anyhow::ensure!(failed.is_empty() || update, "{} of {} fixtures differ", failed.len(), cases.len());
     Ok(())
 }

@@ -9,32 +9,56 @@
 use dialogsync_sdk::rules::valid_party;
 use serde_json::Value;
 
-/// Reads a register file; the first bad entry stops the import with its line.
+/// Reads a register file; the first bad entry stops the import with its line. A file with no
+/// entry, a CSV line with more than two columns, and a party id given two identifiers are
+/// refused; an entry given twice alike counts once.
 pub fn parse(name: &str, text: &str) -> anyhow::Result<Vec<(String, String)>> {
     let text = text.trim_start_matches('\u{feff}');
     let trimmed = text.trim_start();
+    // (party id, urn, where it was read)
+    let mut found: Vec<(String, String, String)> = Vec::new();
     if trimmed.starts_with('[') {
         let items: Vec<Value> = serde_json::from_str(text).map_err(|e| anyhow::anyhow!("{name}: invalid JSON: {e}"))?;
-        return items.iter().enumerate().map(|(i, v)| entry(v).map_err(|e| anyhow::anyhow!("{name}[{i}]: {e}"))).collect();
+        for (i, v) in items.iter().enumerate() {
+            let (id, urn) = entry(v).map_err(|e| anyhow::anyhow!("{name}[{i}]: {e}"))?;
+            found.push((id, urn, format!("{name}[{i}]")));
+        }
+    } else {
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let at = |e: String| anyhow::anyhow!("{name}:{}: {e}", i + 1);
+            if line.starts_with('{') {
+                let v: Value = serde_json::from_str(line).map_err(|e| at(format!("invalid JSON: {e}")))?;
+                let (id, urn) = entry(&v).map_err(at)?;
+                found.push((id, urn, format!("{name}:{}", i + 1)));
+                continue;
+            }
+            let fields: Vec<&str> = line.split([',', ';', '\t']).map(|f| f.trim().trim_matches('"')).collect();
+            if found.is_empty() && i == 0 && !fields[0].chars().all(|c| c.is_ascii_digit()) {
+                continue; // header
+            }
+            if fields.len() != 2 {
+                return Err(at(format!("{} columns; a register line is `partyId,identifier`", fields.len())));
+            }
+            let (id, urn) = pair(fields[0], fields[1]).map_err(at)?;
+            found.push((id, urn, format!("{name}:{}", i + 1)));
+        }
     }
+    anyhow::ensure!(!found.is_empty(), "{name}: no register entries (expected `partyId,identifier` lines, or JSON objects with `partyId`)");
+    let mut first: std::collections::HashMap<&str, (&str, &str)> = std::collections::HashMap::new();
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
+    for (id, urn, at) in &found {
+        match first.get(id.as_str()) {
+            Some((u, _)) if u == urn => {}
+            Some((u, where_)) => anyhow::bail!("party id {id} is given two identifiers: {u} at {where_}, {urn} at {at}"),
+            None => {
+                first.insert(id, (urn, at));
+                out.push((id.clone(), urn.clone()));
+            }
         }
-        let at = |e: String| anyhow::anyhow!("{name}:{}: {e}", i + 1);
-        if line.starts_with('{') {
-            let v: Value = serde_json::from_str(line).map_err(|e| at(format!("invalid JSON: {e}")))?;
-            out.push(entry(&v).map_err(at)?);
-            continue;
-        }
-        let mut fields = line.split([',', ';', '\t']).map(|f| f.trim().trim_matches('"'));
-        let (id, ident) = (fields.next().unwrap_or_default(), fields.next().unwrap_or_default());
-        if i == 0 && !id.chars().all(|c| c.is_ascii_digit()) {
-            continue; // header
-        }
-        out.push(pair(id, ident).map_err(at)?);
     }
     Ok(out)
 }
@@ -86,5 +110,16 @@ mod tests {
         assert_eq!(nd.len(), 1);
         let bad = parse("p.csv", "1337,910000001\n1338,12345\n").unwrap_err().to_string();
         assert!(bad.starts_with("p.csv:2:"), "{bad}");
+    }
+
+    #[test]
+    fn conflicts_empty_files_and_extra_columns_are_refused() {
+        let twice = parse("p.csv", "partyId,identifier\n1337,910000001\n1400,910000002\n1337,910000003\n").unwrap_err().to_string();
+        assert_eq!(twice, "party id 1337 is given two identifiers: urn:altinn:organization:identifier-no:910000001 at p.csv:2, urn:altinn:organization:identifier-no:910000003 at p.csv:4");
+        assert_eq!(parse("p.csv", "1337,910000001\n1337,910000001\n").unwrap().len(), 1, "the same entry twice is one");
+        assert!(parse("p.csv", "").unwrap_err().to_string().contains("no register entries"));
+        assert!(parse("p.csv", "partyId,identifier\n").unwrap_err().to_string().contains("no register entries"));
+        let extra = parse("p.csv", "1337,910000001,oops\n").unwrap_err().to_string();
+        assert!(extra.starts_with("p.csv:1: 3 columns"), "{extra}");
     }
 }

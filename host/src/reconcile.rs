@@ -26,6 +26,93 @@ pub struct Verified {
     pub repaired: Option<Summary>,
 }
 
+/// `verify` of a source read from files: per day its records were created, the records in
+/// the files against those staged and the dialogs made; the ids the files have and the store
+/// does not, migrated with `repair`. Without `from`/`to`, every day in the files.
+pub async fn verify_files(config: &Config, store: &Store, source: &str, input: &std::path::Path, from: Option<NaiveDate>, to: Option<NaiveDate>, repair: bool) -> Result<Verified> {
+    use std::collections::BTreeMap;
+    let sc = config.source(source)?;
+    let day_of = |r: &crate::sources::RawRecord| r.created.and_then(crate::clock::day_of);
+    let wanted = |d: Option<NaiveDate>| d.is_none_or(|d| from.is_none_or(|f| d >= f) && to.is_none_or(|t| d <= t));
+    let unknown = "unknown";
+    let mut in_files: BTreeMap<String, i64> = BTreeMap::new();
+    let mut missing: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut repairable: Vec<Fetched> = Vec::new();
+    let (mut first, mut last): (Option<NaiveDate>, Option<NaiveDate>) = (None, None);
+    let mut chunk: Vec<crate::sources::RawRecord> = Vec::new();
+    let records = crate::sources::files::read(input, sc.keys.clone()).map_err(|e| anyhow::anyhow!("reading {}: {e}", input.display()))?;
+    let mut records = records.peekable();
+    // The files' ids, a chunk at a time: the store is asked which it has staged.
+    while records.peek().is_some() {
+        chunk.clear();
+        for f in records.by_ref() {
+            match f {
+                Ok(r) if wanted(day_of(&r)) => chunk.push(r),
+                Ok(_) => {}
+                Err(e) => missing.entry(unknown.into()).or_default().push(format!("(unreadable: {})", e.origin)),
+            }
+            if chunk.len() == 1000 {
+                break;
+            }
+        }
+        let ids: Vec<String> = chunk.iter().map(|r| r.source_id.clone()).collect();
+        let known = store.staged_ids(source, &ids).await?;
+        let mut seen = std::collections::HashSet::new();
+        for r in chunk.drain(..) {
+            let d = day_of(&r);
+            if let Some(d) = d {
+                first = Some(first.map_or(d, |f| f.min(d)));
+                last = Some(last.map_or(d, |l| l.max(d)));
+            }
+            let key = d.map_or(unknown.to_string(), |d| d.to_string());
+            if !seen.insert(r.source_id.clone()) {
+                continue; // a version of a record already counted in this chunk
+            }
+            *in_files.entry(key.clone()).or_default() += 1;
+            if !known.contains(&r.source_id) {
+                missing.entry(key).or_default().push(r.source_id.clone());
+                if repair {
+                    repairable.push(Ok(r));
+                }
+            }
+        }
+    }
+    let (from, to) = (from.or(first).unwrap_or_else(crate::clock::today), to.or(last).unwrap_or_else(crate::clock::today));
+    let staged = store.staged_per_day(source, &from.to_string(), &to.to_string()).await?;
+    let mut keys: std::collections::BTreeSet<String> = in_files.keys().cloned().collect();
+    keys.extend(staged.keys().cloned());
+    keys.extend(missing.keys().cloned());
+    let mut days: Vec<Reconciled> = keys
+        .into_iter()
+        .map(|day| {
+            let (s, d) = staged.get(&day).copied().unwrap_or((0, 0));
+            let mut ids = missing.remove(&day).unwrap_or_default();
+            ids.sort();
+            ids.dedup();
+            Reconciled { source: source.into(), at_source: in_files.get(&day).copied().unwrap_or(0), staged: s, dialogs: d, missing_ids: ids, day }
+        })
+        .collect();
+    let mut repaired = None;
+    if repair && !repairable.is_empty() {
+        let runtime = Runtime::new(config.limits.clone(), &config.cache_dir)?;
+        let pipeline = Pipeline::load(config, &runtime, store, source, SyncMode::Historic)?;
+        let summary = pipeline.run(repairable.into_iter(), |_| {}).await?;
+        store.log(Some(source), "repair", &format!("verify --repair of {}: {}", input.display(), summary.line())).await?;
+        repaired = Some(summary);
+        let staged = store.staged_per_day(source, &from.to_string(), &to.to_string()).await?;
+        for r in days.iter_mut() {
+            let (s, d) = staged.get(&r.day).copied().unwrap_or((0, 0));
+            (r.staged, r.dialogs) = (s, d);
+            let ids: Vec<String> = r.missing_ids.iter().filter(|i| !i.starts_with('(')).cloned().collect();
+            let known = store.staged_ids(source, &ids).await?;
+            r.missing_ids.retain(|id| !known.contains(id));
+        }
+    }
+    store.save_reconciliation(&days).await?;
+    let missing = days.iter().map(|r| r.missing_ids.len()).sum();
+    Ok(Verified { source: source.into(), from, to, days, missing, repaired })
+}
+
 pub async fn verify(config: &Config, store: &Store, source: &str, from: NaiveDate, to: NaiveDate, repair: bool) -> Result<Verified> {
     anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
     let sc = config.source(source)?;

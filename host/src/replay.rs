@@ -22,11 +22,18 @@ pub async fn replay(config: &Config, store: &Store, source: &str, from: NaiveDat
     let mut pipeline = Pipeline::load(config, &runtime, store, source, SyncMode::Historic)?;
     pipeline.replay = true;
     let records = store.replay_records(source, &from.to_string(), &to.to_string()).await?;
+    // Each record in the mode its dialog was first projected in: unchanged components then
+    // change nothing (a live tick drops past visible-from and due dates; history keeps them).
+    let (live, historic): (Vec<_>, Vec<_>) = records.into_iter().partition(|(_, mode)| mode.as_deref() == Some("live"));
     let mut total = Summary::default();
-    for chunk in records.chunks(CHUNK) {
-        let (commit, s) = pipeline.prepare(chunk.iter().cloned().map(Ok).collect()).await?;
-        store.commit(source, &commit).await?;
-        total.add(&s);
+    for (mode, records) in [(SyncMode::Historic, historic), (SyncMode::Live, live)] {
+        let mut p = pipeline.with_mode(mode);
+        p.now = pipeline.now;
+        for chunk in records.chunks(CHUNK) {
+            let (commit, s) = p.prepare(chunk.iter().map(|(r, _)| Ok(r.clone())).collect()).await?;
+            store.commit(source, &commit).await?;
+            total.add(&s);
+        }
     }
     let message = format!(
         "replay {from}..{to} with {} and {}: {} dialogs changed ({})",

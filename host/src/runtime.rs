@@ -62,6 +62,8 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 pub enum RuntimeError {
     #[error("reading component {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not a WebAssembly component: {what}")]
+    NotComponent { path: PathBuf, what: &'static str },
     #[error("compiling component {component}: {source:#}")]
     Compile { component: String, source: wasmtime::Error },
     #[error("linking component {component} (a guest may import nothing, and must export {world}): {source:#}")]
@@ -123,6 +125,8 @@ pub struct Runtime {
     limits: Limits,
     cache_dir: PathBuf,
     compiled: Mutex<HashMap<String, Component>>,
+    /// Calls that ran out of time, since start.
+    timeouts: std::sync::atomic::AtomicU64,
 }
 
 impl Runtime {
@@ -141,11 +145,16 @@ impl Runtime {
                 }
             })
             .expect("spawning the epoch ticker");
-        Ok(Arc::new(Runtime { engine, limits, cache_dir: cache_dir.into(), compiled: Mutex::new(HashMap::new()) }))
+        Ok(Arc::new(Runtime { engine, limits, cache_dir: cache_dir.into(), compiled: Mutex::new(HashMap::new()), timeouts: Default::default() }))
     }
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// How many calls have run out of time (each cost one `call_timeout_ms`).
+    pub fn timeouts(&self) -> u64 {
+        self.timeouts.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Compiles `bytes` once: from this process's memory, else the on-disk cache, else Cranelift.
@@ -187,6 +196,15 @@ impl Runtime {
         pre: impl FnOnce(InstancePre<HostState>) -> wasmtime::Result<P>,
     ) -> Result<Loaded<P>, RuntimeError> {
         let bytes = std::fs::read(path).map_err(|source| RuntimeError::Read { path: path.into(), source })?;
+        // The preamble says what a file is: a component (layer 1), a core module, or neither.
+        let what = match bytes.get(..8) {
+            Some([0, b'a', b's', b'm', _, _, 1, 0]) => None,
+            Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => Some("it is a core module (wrap it into a component: `cargo run -p xtask -- componentize IN OUT EXPORT`, as scripts/build-components.sh does)"),
+            _ => Some("it does not start with WebAssembly's preamble"),
+        };
+        if let Some(what) = what {
+            return Err(RuntimeError::NotComponent { path: path.into(), what });
+        }
         let hash = sha256_hex(&bytes);
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let component = self.compile(&name, &hash, &bytes)?;
@@ -219,9 +237,12 @@ impl Runtime {
         store
     }
 
-    /// Says what a trap means in words a person can act on.
+    /// Says what a trap means in words a person can act on, on one line (a dead letter's
+    /// error); the whole chain, with the guest's backtrace, goes to the debug log.
     fn describe(&self, e: &wasmtime::Error) -> String {
-        let chain = format!("{e:#}");
+        let full = format!("{e:?}");
+        tracing::debug!(error = %full, "component call failed");
+        let chain: String = e.chain().map(|c| c.to_string().lines().next().unwrap_or_default().to_string()).collect::<Vec<_>>().join(": ");
         match e.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => format!("exceeded the time limit of {} ms per call", self.limits.call_timeout_ms),
             Some(Trap::UnreachableCodeReached) => "trapped: the component panicked or aborted (wasm `unreachable`)".into(),
@@ -265,7 +286,9 @@ impl Runtime {
     }
 
     /// Calls `call` on the whole batch; if it traps, splits the batch in halves (fresh stores)
-    /// until the record that traps is alone, so it costs only itself.
+    /// until the record that traps is alone, so it costs only itself. A batch that ran out of
+    /// time is not halved but run one record per call: a looping record then costs two call
+    /// timeouts (its batch's and its own), not one per level of halving.
     fn bisect<I, O>(
         &self,
         items: &[I],
@@ -274,13 +297,20 @@ impl Runtime {
         if items.is_empty() {
             return vec![];
         }
-        match call(items) {
+        let result = call(items);
+        if let Err(e) = &result {
+            if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+                self.timeouts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        match result {
             Ok(out) if out.len() == items.len() => out.into_iter().map(|r| r.map_err(CallFailure::Refused)).collect(),
             Ok(out) => {
                 let m = format!("broke the contract: {} results for {} records", out.len(), items.len());
                 items.iter().map(|_| Err(CallFailure::Trapped(m.clone()))).collect()
             }
             Err(e) if items.len() == 1 => vec![Err(CallFailure::Trapped(self.describe(&e)))],
+            Err(e) if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) => items.iter().flat_map(|i| self.bisect(std::slice::from_ref(i), call)).collect(),
             Err(_) => {
                 let (a, b) = items.split_at(items.len() / 2);
                 let mut out = self.bisect(a, call);

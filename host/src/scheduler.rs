@@ -48,8 +48,7 @@ pub struct RunOptions {
 
 /// The default host name: the machine's name and the process id.
 pub fn host_name() -> String {
-    let machine = std::fs::read_to_string("/proc/sys/kernel/hostname").ok().or_else(|| std::env::var("HOSTNAME").ok()).unwrap_or_else(|| "host".into());
-    format!("{}-{}", machine.trim(), std::process::id())
+    format!("{}-{}", crate::store::lease::machine_name(), std::process::id())
 }
 
 /// Whether an error is a lease that passed to another host (not a failure of the source).
@@ -181,14 +180,19 @@ impl Worker {
                 next_tick = Instant::now() + interval;
                 let error = result.as_ref().err().map(|e| format!("{e:#}"));
                 match &result {
-                    Ok(s) => tracing::info!(source = %self.name, fetched = s.fetched, migrated = s.migrated, "live tick"),
+                    Ok(s) => {
+                        // Lag: the age of the newest change the source has shown this tick or before.
+                        let cursor = self.store.cursor_micros(&self.name).await?.unwrap_or(live_since);
+                        let lag = (clock::micros() - cursor).max(0) / 1_000_000;
+                        tracing::info!(source = %self.name, fetched = s.fetched, migrated = s.migrated, unchanged = s.unchanged, skipped = s.skipped, waiting = s.waiting, dead = s.dead, lag = %dialogsync_core::status::span(lag), took_ms, "live tick")
+                    }
                     Err(e) if lease_lost(e) => {
                         tracing::warn!(source = %self.name, error = %format!("{e:#}"), "live tick stopped: another host ticks this source now");
                         continue;
                     }
                     Err(e) => tracing::warn!(source = %self.name, error = %format!("{e:#}"), "live tick failed"),
                 }
-                if let Some(reason) = self.store.tick_finished(&self.name, error.as_deref(), self.config.sync.max_failed_ticks, took_ms).await? {
+                if let Some(reason) = self.store.tick_finished(&self.name, &self.host, error.as_deref(), self.config.sync.max_failed_ticks, took_ms).await? {
                     tracing::error!(source = %self.name, reason = %reason, "source paused itself");
                 }
                 continue;
@@ -319,15 +323,23 @@ impl Worker {
 
 /// Runs every source until `stop` (or, with `once`, until each has finished its history).
 pub async fn run(config: Config, store: Store, opts: RunOptions, stop: watch::Receiver<bool>) -> Result<()> {
-    let names: Vec<String> = if opts.sources.is_empty() { config.sources.keys().cloned().collect() } else { opts.sources.clone() };
-    anyhow::ensure!(!names.is_empty(), "no sources configured: add [sources.NAME] sections with connector = \"http\" (see `dialogsync init`)");
+    let asked: Vec<String> = if opts.sources.is_empty() { config.sources.keys().cloned().collect() } else { opts.sources.clone() };
+    anyhow::ensure!(!asked.is_empty(), "no sources configured: add [sources.NAME] sections with connector = \"http\" (see `dialogsync init`)");
+    // Live sync reads an API; a files source is migrated by `backfill` instead.
+    let mut names = Vec::new();
+    for name in asked {
+        match config.source(&name)?.connector.as_str() {
+            "http" => names.push(name),
+            other => eprintln!("{name}: connector `{other}` has no live sync; skipped (migrate it with `dialogsync backfill --source {name}`)"),
+        }
+    }
+    anyhow::ensure!(!names.is_empty(), "no source to run: `run` syncs sources with connector = \"http\"; files sources are migrated by `dialogsync backfill`");
     let config = Arc::new(config);
     let runtime = Runtime::new(config.limits.clone(), &config.cache_dir)?;
     let mut pushed: HashMap<String, Arc<Pushed>> = HashMap::new();
     let mut workers = Vec::new();
     for name in &names {
         let sc = config.source(name)?;
-        anyhow::ensure!(sc.connector == "http", "source {name}: `run` needs connector = \"http\" (use `backfill` for `{}`)", sc.connector);
         let p = Arc::new(Pushed::default());
         pushed.insert(name.clone(), p.clone());
         workers.push(Worker {
@@ -344,8 +356,31 @@ pub async fn run(config: Config, store: Store, opts: RunOptions, stop: watch::Re
             current: None,
         });
     }
-    store.register_host(&opts.host).await?;
-    tracing::info!(host = %opts.host, "host registered");
+    // One name, one process: a second `run --host NAME` while NAME runs would share its leases.
+    if store.host_alive(&opts.host).await? {
+        anyhow::bail!(
+            "host `{}` is already running on this store (seen within its {} heartbeat); stop it, or give this one another --host (a killed host counts as gone once its heartbeat lapses)",
+            opts.host,
+            humantime::format_duration(config.sync.lease)
+        );
+    }
+    store.register_host(&opts.host, config.sync.lease).await?;
+    let beat = {
+        let (store, host, every) = (store.clone(), opts.host.clone(), (config.sync.lease / 3).max(Duration::from_millis(200)));
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+                if let Err(e) = store.heartbeat(&host).await {
+                    tracing::warn!(host = %host, error = %e, "heartbeat not recorded");
+                }
+            }
+        })
+    };
+    tracing::info!(host = %opts.host, sources = %names.join(", "), interval = %humantime::format_duration(config.sync.interval), "run started");
     if let Some(listen) = &config.sync.listen {
         // The same address serves the API (as `dialogsync serve`) and takes pushed events.
         let api = Arc::new(crate::api::ApiState { keys: crate::api::keys(&config)?, store: store.clone(), config: (*config).clone() });
@@ -370,6 +405,7 @@ pub async fn run(config: Config, store: Store, opts: RunOptions, stop: watch::Re
             failed.push(format!("{name}: {e:#}"));
         }
     }
+    beat.abort();
     store.host_stopped(&opts.host).await?;
     anyhow::ensure!(failed.is_empty(), "{}", failed.join("; "));
     Ok(())

@@ -13,7 +13,9 @@ pub async fn report(config: &Config, store: &Store) -> Result<Report> {
     let configured: Vec<String> = config.sources.keys().cloned().collect();
     let goal = |name: &str, live_since: i64| {
         let sc = config.source(name).ok()?;
-        Some(Goal { back_to: sc.back_to_day(live_since), window_days: sc.window_days })
+        let interval = config.sync.interval.as_micros() as i64;
+        let stale_after = config.sync.stale_after.map_or(2 * interval, |s| s.as_micros() as i64);
+        Some(Goal { back_to: sc.back_to_day(live_since), window_days: sc.window_days, interval_micros: interval, stale_after_micros: stale_after, files: sc.connector == "files" })
     };
     Ok(status::report(&mut store.db(), clock::micros(), &configured, goal).await?)
 }

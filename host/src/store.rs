@@ -23,6 +23,10 @@ pub enum StoreError {
     Open { url: String, source: sqlx::Error },
     #[error("locking {path}: {source}")]
     Lock { path: String, source: std::io::Error },
+    #[error("store {path} is not a SQLite database (its first bytes are not SQLite's header): point --store (or `store` in the config) at a dialogsync store, or move the file away")]
+    NotSqlite { path: String },
+    #[error("store {path} is damaged ({message}): restore it from a backup, or move it away and migrate again")]
+    Corrupt { path: String, message: String },
     #[error("migrating store: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("store: {0}")]
@@ -100,16 +104,22 @@ impl Store {
     /// Opens (creating if needed) and migrates the store at `url`: `sqlite://FILE` or
     /// `postgres://USER@HOST/DB`.
     pub async fn open(url: &str) -> Result<Store> {
-        Store::open_with(url, true).await
+        Store::open_with(url, true, false).await
     }
 
     /// Opens the store at `url` as it is, applying no migrations: for a database another
     /// program migrates (the Spin tests serve Spin's SQLite with it, and the tick migrates).
     pub async fn open_unmigrated(url: &str) -> Result<Store> {
-        Store::open_with(url, false).await
+        Store::open_with(url, false, false).await
     }
 
-    async fn open_with(url: &str, migrate: bool) -> Result<Store> {
+    /// Opens the store for reading only (`status`, `dialogs`, `events`): a SQLite file in a
+    /// folder this user cannot write (a copy on read-only media, say) is read as it is.
+    pub async fn open_for_reading(url: &str) -> Result<Store> {
+        Store::open_with(url, true, true).await
+    }
+
+    async fn open_with(url: &str, migrate: bool, read_only_ok: bool) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let open = |source| StoreError::Open { url: url.into(), source };
         if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -124,19 +134,32 @@ impl Store {
         let file = rest.trim_start_matches("//");
         let file = file.split('?').next().unwrap_or(file);
         let in_memory = file.starts_with(':') || file.is_empty();
+        if !in_memory {
+            check_sqlite_header(file)?;
+        }
         // Two processes starting on one new file (a host, an operator's command) would both
         // switch it to WAL and apply the same migrations: a lock file beside it takes turns.
+        let mut read_only = false;
         let lock = match in_memory {
             true => None,
             false => {
                 let path = format!("{file}.lock");
-                let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| StoreError::Lock { path: path.clone(), source: e })?;
-                let f = tokio::task::spawn_blocking(move || f.lock().map(|_| f)).await.expect("lock task").map_err(|e| StoreError::Lock { path, source: e })?;
-                Some(f)
+                match std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path) {
+                    Ok(f) => Some(tokio::task::spawn_blocking(move || f.lock().map(|_| f)).await.expect("lock task").map_err(|e| StoreError::Lock { path, source: e })?),
+                    // A folder this user may not write: a reader reads the file as it is.
+                    Err(e) if read_only_ok && std::path::Path::new(file).exists() && matches!(e.kind(), std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem) => {
+                        read_only = true;
+                        None
+                    }
+                    Err(e) => return Err(StoreError::Lock { path, source: e }),
+                }
             }
         };
-        let url = match (in_memory, url.contains("mode=")) {
-            (false, false) => format!("{url}{}mode=rwc", if url.contains('?') { "&" } else { "?" }),
+        let sep = if url.contains('?') { "&" } else { "?" };
+        let url = match (in_memory, url.contains("mode="), read_only) {
+            // Nobody can write beside it, so nobody changes it: immutable (no -shm file needed).
+            (false, false, true) => format!("{url}{sep}mode=ro&immutable=1"),
+            (false, false, false) => format!("{url}{sep}mode=rwc"),
             _ => url.to_string(),
         };
         let pool = AnyPoolOptions::new()
@@ -151,15 +174,27 @@ impl Store {
                     Ok(())
                 })
             })
+            // A file that is not a database fails at once, not after retrying for the default 30 s.
+            .acquire_timeout(std::time::Duration::from_secs(5))
             .connect(&url)
             .await
-            .map_err(open)?;
-        if !in_memory {
-            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
-        }
-        if migrate {
-            sqlx::migrate!("../components/sync-core/migrations/sqlite").run(&pool).await?;
-        }
+            .map_err(|e| corrupt(file, &e).unwrap_or_else(|| open(e)))?;
+        let setup = async {
+            if !in_memory && !read_only {
+                sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+            }
+            if migrate && !read_only {
+                sqlx::migrate!("../components/sync-core/migrations/sqlite").run(&pool).await?;
+            }
+            Ok::<_, StoreError>(())
+        };
+        setup.await.map_err(|e| {
+            let damaged = match &e {
+                StoreError::Query(q) | StoreError::Migrate(sqlx::migrate::MigrateError::Execute(q) | sqlx::migrate::MigrateError::ExecuteMigration(q, _)) => corrupt(file, q),
+                _ => None,
+            };
+            damaged.unwrap_or(e)
+        })?;
         drop(lock);
         Ok(Store { pool, backend: Backend::Sqlite })
     }
@@ -259,11 +294,10 @@ impl Store {
             q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM raw_records r JOIN parties p ON p.party_id = r.waiting_party WHERE r.outcome = 'waiting'",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        // Records this import resolves: those waiting for one of its party ids.
+        let ids: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
+        let sql = format!("SELECT COUNT(*) FROM raw_records WHERE outcome = 'waiting' AND waiting_party IN (SELECT value FROM {})", self.list(1));
+        let waiting: i64 = sqlx::query_scalar(safe(sql)).bind(json_list(&ids)).fetch_one(&self.pool).await?;
         Ok(waiting as u64)
     }
 
@@ -275,15 +309,57 @@ impl Store {
     /// Documents, newest updated first; `label` finds a dialog by any legacy reference
     /// (a service-owner label such as `urn:altinn:a2:archive-reference:AR12345678`).
     pub async fn search(&self, party: Option<&str>, source: Option<&str>, label: Option<&str>, limit: i64) -> Result<Vec<String>> {
+        let mut docs = Vec::new();
+        self.search_each(party, source, label, limit, |d| {
+            docs.push(d);
+            true
+        })
+        .await?;
+        Ok(docs)
+    }
+
+    /// As [`Store::search`], each document handed to `each` as it is read (`limit` 0: all of
+    /// them, streamed) until `each` says stop (false); returns how many it took.
+    pub async fn search_each(
+        &self,
+        party: Option<&str>,
+        source: Option<&str>,
+        label: Option<&str>,
+        limit: i64,
+        mut each: impl FnMut(String) -> bool,
+    ) -> Result<u64> {
+        use futures_util::TryStreamExt;
+        let sql = format!("SELECT document FROM dialogs WHERE {} ORDER BY updated_at DESC, id DESC LIMIT $4", self.search_filter());
+        let limit = if limit <= 0 { i64::MAX } else { limit };
+        let mut rows = sqlx::query_scalar::<_, String>(safe(sql)).bind(party).bind(source).bind(label).bind(limit).fetch(&self.pool);
+        let mut n = 0;
+        while let Some(doc) = rows.try_next().await? {
+            if !each(doc) {
+                break;
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// How many dialogs [`Store::search`] would find without a limit.
+    pub async fn search_count(&self, party: Option<&str>, source: Option<&str>, label: Option<&str>) -> Result<i64> {
+        let sql = format!("SELECT COUNT(*) FROM dialogs WHERE {}", self.search_filter());
+        Ok(sqlx::query_scalar(safe(sql)).bind(party).bind(source).bind(label).fetch_one(&self.pool).await?)
+    }
+
+    /// The filter of a search by party ($1), source ($2) and label ($3), each optional.
+    fn search_filter(&self) -> String {
         let labelled = match self.backend {
             Backend::Sqlite => "EXISTS (SELECT 1 FROM json_each(document, '$.serviceOwnerContext.serviceOwnerLabels') WHERE lower(json_extract(value, '$.value')) = lower($3))",
             Backend::Postgres => "EXISTS (SELECT 1 FROM jsonb_array_elements(CAST(document AS jsonb) -> 'serviceOwnerContext' -> 'serviceOwnerLabels') AS l WHERE lower(l ->> 'value') = lower($3))",
         };
-        let sql = format!(
-            "SELECT document FROM dialogs WHERE ($1 IS NULL OR party = $1) AND ($2 IS NULL OR source = $2) AND ($3 IS NULL OR {labelled})
-             ORDER BY updated_at DESC, id DESC LIMIT $4"
-        );
-        Ok(sqlx::query_scalar(safe(sql)).bind(party).bind(source).bind(label).bind(limit).fetch_all(&self.pool).await?)
+        format!("($1 IS NULL OR party = $1) AND ($2 IS NULL OR source = $2) AND ($3 IS NULL OR {labelled})")
+    }
+
+    /// How many change events there are after `after`.
+    pub async fn events_count(&self, after: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM change_events WHERE seq > $1").bind(after).fetch_one(&self.pool).await?)
     }
 
     /// Change events after sequence number `after`, in commit order.
@@ -313,12 +389,35 @@ impl Store {
             .collect())
     }
 
+    /// Settles the open dead letters of `source` and/or number `id` as discarded, with the
+    /// reason, and logs it; returns how many.
+    pub async fn discard_dead_letters(&self, source: Option<&str>, id: Option<i64>, reason: &str) -> Result<u64> {
+        let at = now();
+        let rows = sqlx::query(
+            "UPDATE dead_letters SET discarded_at = $3, discard_reason = $4 WHERE discarded_at IS NULL AND ($1 IS NULL OR source = $1) AND ($2 IS NULL OR id = $2) RETURNING source",
+        )
+        .bind(source)
+        .bind(id)
+        .bind(&at)
+        .bind(reason)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut per_source: std::collections::BTreeMap<String, u64> = Default::default();
+        for r in &rows {
+            *per_source.entry(r.get::<String, _>(0)).or_default() += 1;
+        }
+        for (s, n) in &per_source {
+            self.log(Some(s), "discarded", &format!("{n} dead letter{} discarded: {reason}", if *n == 1 { "" } else { "s" })).await?;
+        }
+        Ok(rows.len() as u64)
+    }
+
     /// Dead letters of `source` (or all); `with_payload`: only those that kept their payload,
-    /// with it (for a retry).
+    /// with it (for a retry). Discarded ones are left out.
     pub async fn dead_letters(&self, source: Option<&str>, with_payload: bool) -> Result<Vec<DeadLetter>> {
         let rows = sqlx::query(
             "SELECT id, source, record_key, source_id, origin, phase, component, error, attempts, CASE WHEN $2 THEN payload END FROM dead_letters
-             WHERE ($1 IS NULL OR source = $1) AND (NOT $2 OR payload IS NOT NULL) ORDER BY id",
+             WHERE discarded_at IS NULL AND ($1 IS NULL OR source = $1) AND (NOT $2 OR payload IS NOT NULL) ORDER BY id",
         )
         .bind(source)
         .bind(with_payload)
@@ -352,6 +451,25 @@ pub mod service;
 
 pub mod lease;
 pub use lease::Fence;
+
+/// Refuses a file that is there, is not empty, and does not start as every SQLite database does.
+fn check_sqlite_header(file: &str) -> Result<()> {
+    use std::io::Read;
+    let Ok(mut f) = std::fs::File::open(file) else { return Ok(()) };
+    let mut header = [0u8; 16];
+    match f.read(&mut header) {
+        Ok(0) => Ok(()),
+        Ok(n) if n == 16 && &header == b"SQLite format 3\0" => Ok(()),
+        _ => Err(StoreError::NotSqlite { path: file.into() }),
+    }
+}
+
+/// SQLite's words for a damaged file, as one error naming it.
+fn corrupt(file: &str, e: &sqlx::Error) -> Option<StoreError> {
+    let message = e.as_database_error()?.message().to_string();
+    let damaged = ["malformed", "not a database", "corrupt"].iter().any(|w| message.contains(w));
+    damaged.then(|| StoreError::Corrupt { path: file.into(), message })
+}
 
 /// A sync-core statement as a sqlx query: its parameters bound in order.
 fn query(s: &Statement) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {

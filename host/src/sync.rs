@@ -79,12 +79,12 @@ pub struct Pipeline {
 impl Pipeline {
     /// The pipeline of `source` with its configured transformer and the projector.
     pub fn load(config: &crate::config::Config, runtime: &Arc<Runtime>, store: &Store, source: &str, mode: SyncMode) -> anyhow::Result<Pipeline> {
-        use anyhow::Context;
         let sc = config.source(source)?;
-        let hint = "build the components with scripts/build-components.sh";
+        let transformer = crate::config::Config::component_file(&format!("the {source} transformer"), &sc.component, &sc.component_from)?;
+        let projector = crate::config::Config::component_file("the projector", &config.projector, &config.projector_from)?;
         Ok(Pipeline {
-            transformer: Arc::new(runtime.load_transformer(&sc.component).context(hint)?),
-            projector: Arc::new(runtime.load_projector(&config.projector).context(hint)?),
+            transformer: Arc::new(runtime.load_transformer(&transformer)?),
+            projector: Arc::new(runtime.load_projector(&projector)?),
             runtime: runtime.clone(),
             source: source.to_string(),
             store: store.clone(),

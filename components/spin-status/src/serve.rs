@@ -48,11 +48,18 @@ fn store() -> Result<SpinDb, String> {
 }
 
 /// The report of the sources in `sources` (by default the built-in four, as spin.toml ticks
-/// them), with the deployment's `back_to` and `window_days` as every source's goal.
+/// them), with the deployment's `back_to`, `window_days` and `interval_secs` for every source.
 fn report() -> Result<Report, String> {
     let mut db = store()?;
     let names: Vec<&str> = KNOWN_SOURCES.iter().map(|k| k.name).collect();
     let configured = list(var("sources"), &names);
-    let goal = Goal { back_to: back_to()?, window_days: number("window_days", 1)? };
+    let interval_micros = number::<i64>("interval_secs", 300)? * 1_000_000;
+    let goal = Goal {
+        back_to: back_to()?,
+        window_days: number("window_days", 1)?,
+        interval_micros,
+        stale_after_micros: 2 * interval_micros,
+        files: false,
+    };
     run_now(status::report(&mut db, now_micros(), &configured, |_, _| Some(goal)))?.map_err(|e| e.to_string())
 }

@@ -133,7 +133,8 @@ async fn run_tick(config: &Config, shell: &mut SpinShell, spent: &(dyn Fn() -> b
     let now = now_micros();
     let state = db::begin_source(&mut shell.db, source, &stamp(), now).await?;
     // Seen in the status page's hosts, as a `dialogsync run` process is.
-    db::register_host(&mut shell.db, &config.holder, &stamp()).await?;
+    // Alive until one interval and a lease after this event: the next cron event renews it.
+    db::register_host(&mut shell.db, &config.holder, &stamp(), (config.interval_secs + config.lease_secs) * 1_000_000, None).await?;
     let mut report = Report::default();
     if state.state != "running" {
         return Ok(report);
@@ -152,7 +153,7 @@ async fn run_tick(config: &Config, shell: &mut SpinShell, spent: &(dyn Fn() -> b
         let result = flow::live_tick(shell, &settings, &config.api, &leases, live_since, config.overlap_secs * 1_000_000, &bounds).await;
         let took_ms = (monotonic_clock::now().saturating_sub(t0) / 1_000_000) as i64;
         let error = result.as_ref().err().map(|e| e.0.clone());
-        db::tick_finished(&mut shell.db, source, error.as_deref(), config.max_failed_ticks, took_ms, &stamp()).await?;
+        db::tick_finished(&mut shell.db, source, &leases.holder, error.as_deref(), config.max_failed_ticks, took_ms, &stamp()).await?;
         // Unlike a host, which keeps live sync between its ticks, an event ends here: the next
         // one (a cron event, a manual tick, or a host) takes the lease at once.
         db::release(&mut shell.db, source, "live", &leases.holder).await?;

@@ -56,6 +56,8 @@ pub struct DialogRow {
     pub transformer_hash: String,
     pub projector_hash: String,
     pub document: String,
+    /// `live` or `historic`: the mode the projector made it in (none: the service-owner API).
+    pub sync_mode: Option<String>,
 }
 
 /// The version of a dialog already stored, for the newer-version-wins decision.

@@ -439,6 +439,7 @@ pub async fn commit<D: Db>(db: &mut D, source: &str, c: &Commit, at: &str) -> Re
         let sql = format!("DELETE FROM dead_letters WHERE source = $1 AND phase = 'read' AND (record_key IN (SELECT value FROM {l}) OR origin IN (SELECT value FROM {l}))", l = d.list(2));
         db.execute(Statement::new(sql).bind(source).bind(json_list(&c.read_ok))).await?;
     }
+    // A discarded letter stays discarded while it fails the same way; a new error reopens it.
     for x in &c.dead {
         db.execute(
             Statement::new(
@@ -446,7 +447,9 @@ pub async fn commit<D: Db>(db: &mut D, source: &str, c: &Commit, at: &str) -> Re
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                  ON CONFLICT (source, record_key) DO UPDATE SET
                    origin = excluded.origin, phase = excluded.phase, component = excluded.component, error = excluded.error,
-                   payload = excluded.payload, attempts = dead_letters.attempts + 1, last_seen = excluded.last_seen",
+                   payload = excluded.payload, attempts = dead_letters.attempts + 1, last_seen = excluded.last_seen,
+                   discarded_at = CASE WHEN dead_letters.error = excluded.error THEN dead_letters.discarded_at END,
+                   discard_reason = CASE WHEN dead_letters.error = excluded.error THEN dead_letters.discard_reason END",
             )
             .bind(source).bind(&x.record_key).bind(&x.source_id).bind(&x.origin).bind(&x.phase).bind(&x.component).bind(&x.error).bind(&x.payload).bind(at).bind(at),
         )
@@ -504,19 +507,20 @@ async fn upsert_dialogs<D: Db>(db: &mut D, source: &str, c: &Commit) -> Result<V
     let write = last_per_key(write, |d| d.id.clone());
     for chunk in write.chunks(CHUNK) {
         let sql = format!(
-            "INSERT INTO dialogs (id, source, source_id, source_version, content_hash, party, service_resource, status, system_label, created_at, updated_at, transformer_hash, projector_hash, document)
+            "INSERT INTO dialogs (id, source, source_id, source_version, content_hash, party, service_resource, status, system_label, created_at, updated_at, transformer_hash, projector_hash, document, sync_mode)
              VALUES {}
              ON CONFLICT (id) DO UPDATE SET
                source_version = excluded.source_version, content_hash = excluded.content_hash, party = excluded.party,
                service_resource = excluded.service_resource, status = excluded.status, system_label = excluded.system_label,
                created_at = excluded.created_at, updated_at = excluded.updated_at, transformer_hash = excluded.transformer_hash,
-               projector_hash = excluded.projector_hash, document = excluded.document",
-            d.values(chunk.len(), 14)
+               projector_hash = excluded.projector_hash, document = excluded.document, sync_mode = excluded.sync_mode",
+            d.values(chunk.len(), 15)
         );
         let mut q = Statement::once(sql);
         for x in chunk {
             q = q.bind(&x.id).bind(source).bind(&x.source_id).bind(x.source_version).bind(&x.content_hash).bind(&x.party).bind(&x.service_resource)
-                .bind(&x.status).bind(&x.system_label).bind(x.created_at).bind(x.updated_at).bind(&x.transformer_hash).bind(&x.projector_hash).bind(&x.document);
+                .bind(&x.status).bind(&x.system_label).bind(x.created_at).bind(x.updated_at).bind(&x.transformer_hash).bind(&x.projector_hash).bind(&x.document)
+                .bind(&x.sync_mode);
         }
         db.execute(q).await?;
     }
@@ -559,11 +563,36 @@ pub async fn acquire<D: Db>(db: &mut D, source: &str, name: &str, holder: &str, 
     Ok(!db.query(Statement::new(sql).bind(source).bind(name).bind(holder).bind(ttl_micros)).await?.is_empty())
 }
 
-/// Records a host (a `dialogsync run` process, a Spin tick) as running, seen now.
-pub async fn register_host<D: Db>(db: &mut D, id: &str, at: &str) -> Result<(), D::Error> {
-    db.execute(Statement::new("INSERT INTO hosts (id, started_at, seen_at) VALUES ($1, $2, $2) ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at, stopped_at = NULL").bind(id).bind(at))
-        .await?;
+/// Records a host (a `dialogsync run` process, a Spin tick) as running, seen now; seen no
+/// longer than `heartbeat_micros` ago, it counts as alive.
+/// `process` (MACHINE:PID) names the process, where there is one.
+pub async fn register_host<D: Db>(db: &mut D, id: &str, at: &str, heartbeat_micros: i64, process: Option<&str>) -> Result<(), D::Error> {
+    db.execute(
+        Statement::new(
+            "INSERT INTO hosts (id, started_at, seen_at, heartbeat_micros, process) VALUES ($1, $2, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at, heartbeat_micros = excluded.heartbeat_micros, process = excluded.process, stopped_at = NULL",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(heartbeat_micros)
+        .bind(process),
+    )
+    .await?;
     Ok(())
+}
+
+/// A running host's heartbeat: seen now.
+pub async fn heartbeat<D: Db>(db: &mut D, id: &str, at: &str) -> Result<(), D::Error> {
+    db.execute(Statement::new("UPDATE hosts SET seen_at = $2 WHERE id = $1").bind(id).bind(at)).await?;
+    Ok(())
+}
+
+/// Host `id`, if it is registered, has not stopped, and was seen within its heartbeat at
+/// `now_micros` (a host killed without a clean stop is alive until its heartbeat lapses): its
+/// process (MACHINE:PID), if it recorded one.
+pub async fn host_alive<D: Db>(db: &mut D, id: &str, now_micros: i64) -> Result<Option<Option<String>>, D::Error> {
+    let rows = db.query(Statement::new("SELECT seen_at, heartbeat_micros, process FROM hosts WHERE id = $1 AND stopped_at IS NULL").bind(id)).await?;
+    Ok(rows.first().filter(|r| crate::status::alive(&r.text(0), r.opt_int(1), now_micros)).map(|r| r.opt_text(2)))
 }
 
 /// Gives up a lease the holder is done with (a finished window).
@@ -600,9 +629,11 @@ pub struct SourceState {
     pub last_tick_ok_at: Option<String>,
     /// How long the last tick took.
     pub last_tick_ms: Option<i64>,
+    /// The host that ran it.
+    pub last_tick_by: Option<String>,
 }
 
-const SOURCE_STATE: &str = "SELECT source, state, reason, state_since, failures, last_error, live_since, last_tick_at, last_tick_ok_at, last_tick_ms FROM source_state";
+const SOURCE_STATE: &str = "SELECT source, state, reason, state_since, failures, last_error, live_since, last_tick_at, last_tick_ok_at, last_tick_ms, last_tick_by FROM source_state";
 
 fn source_state_row(r: &Row) -> SourceState {
     SourceState {
@@ -616,6 +647,7 @@ fn source_state_row(r: &Row) -> SourceState {
         last_tick_at: r.opt_text(7),
         last_tick_ok_at: r.opt_text(8),
         last_tick_ms: r.opt_int(9),
+        last_tick_by: r.opt_text(10),
     }
 }
 
@@ -665,8 +697,8 @@ pub async fn set_state<D: Db>(db: &mut D, source: &str, state: &str, reason: Opt
 
 /// Records a tick's end. After `max_failures` failures in a row the source pauses itself;
 /// returns the reason when it just did.
-pub async fn tick_finished<D: Db>(db: &mut D, source: &str, error: Option<&str>, max_failures: u32, took_ms: i64, at: &str) -> Result<Option<String>, D::Error> {
-    db.execute(Statement::new("UPDATE source_state SET last_tick_ms = $1 WHERE source = $2").bind(took_ms).bind(source)).await?;
+pub async fn tick_finished<D: Db>(db: &mut D, source: &str, by: &str, error: Option<&str>, max_failures: u32, took_ms: i64, at: &str) -> Result<Option<String>, D::Error> {
+    db.execute(Statement::new("UPDATE source_state SET last_tick_ms = $1, last_tick_by = $3 WHERE source = $2").bind(took_ms).bind(source).bind(by)).await?;
     let Some(e) = error else {
         db.execute(Statement::new("UPDATE source_state SET failures = 0, last_error = NULL, last_tick_at = $2, last_tick_ok_at = $2 WHERE source = $1").bind(source).bind(at)).await?;
         return Ok(None);

@@ -19,6 +19,14 @@ use crate::record::{Fetched, RawRecord, sha256_hex, unreadable_key};
 use crate::summary::Summary;
 use crate::validate;
 use dialogsync_sdk::types::{Dialog, SourceRecord, SyncMode};
+
+/// A mode as the store records it.
+pub fn mode_name(mode: SyncMode) -> &'static str {
+    match mode {
+        SyncMode::Live => "live",
+        SyncMode::Historic => "historic",
+    }
+}
 use std::collections::{HashMap, HashSet};
 
 /// What a transformer made of one record (the shell maps its component's result onto this).
@@ -325,6 +333,7 @@ impl<E: Element> Page<E> {
                 transformer_hash: c.transformer_hash.clone(),
                 projector_hash: c.projector_hash.clone(),
                 document: dialog.document,
+                sync_mode: Some(mode_name(self.settings.mode).into()),
             };
             let (outcome, write) = match current.get(&element_id) {
                 None => (Outcome::Migrated, true),

@@ -32,17 +32,28 @@ pub struct Report {
 pub struct SourceReport {
     pub source: String,
     pub title: String,
-    /// Live sync is running and its last tick succeeded.
+    /// Live sync runs (a live host holds it, its last tick succeeded and is recent), or a files
+    /// source has been backfilled.
     pub ok: bool,
-    /// running, paused, auto-paused, failing, not started.
+    /// running, stalled (no live host, or no recent tick), paused, auto-paused, failing,
+    /// not started; `files` for a source read from files.
     pub live: String,
+    /// Running, but no live host holds it or its last tick is older than `stale_after`.
+    pub stale: bool,
+    /// A files source's last backfill.
+    pub last_backfill: Option<String>,
     pub reason: Option<String>,
     pub last_tick: Option<String>,
+    /// The host that ran it.
+    pub last_tick_by: Option<String>,
     pub lag_seconds: Option<i64>,
     pub dialogs: i64,
     pub waiting: i64,
     pub waiting_party_ids: Vec<String>,
+    /// Open dead letters per phase.
     pub dead_letters: BTreeMap<String, i64>,
+    /// Dead letters an operator discarded (`dialogsync dead-letters discard`).
+    pub discarded: i64,
     pub missing: Vec<String>,
     pub historic: Historic,
     /// Which components made the dialogs: (transformer hash, projector hash) → dialogs.
@@ -53,8 +64,11 @@ pub struct SourceReport {
 pub struct Historic {
     /// The configured goal (`back_to`).
     pub back_to: Option<NaiveDate>,
-    /// The watermark: every window from this day up to when live sync began is done.
+    /// The watermark: every window from this day up to when live sync began is done (for a
+    /// files source: every record from this day to the newest is settled).
     pub migrated_back_to: Option<NaiveDate>,
+    /// A files source: the oldest day its records were created.
+    pub oldest_record: Option<NaiveDate>,
     pub windows_done: usize,
     pub windows_total: usize,
     /// Every window begun, newest first, with its counts.
@@ -68,14 +82,27 @@ pub struct Host {
     pub started_at: String,
     pub seen_at: String,
     pub stopped_at: Option<String>,
+    /// The longest it goes between heartbeats (microseconds).
+    pub heartbeat_micros: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct HostReport {
     #[serde(flatten)]
     pub host: Host,
-    /// `SOURCE live`, `SOURCE window DAY`.
+    /// running, gone (killed: seen longer ago than its heartbeat), stopped.
+    pub state: String,
+    /// The leases it holds, `SOURCE live`, `SOURCE window DAY`: none when it is not running.
     pub leases: Vec<String>,
+}
+
+/// A host's heartbeat when it recorded none (registered before heartbeats were recorded):
+/// the default interval and lease.
+const DEFAULT_HEARTBEAT_MICROS: i64 = 360_000_000;
+
+/// Whether a host seen at `seen_at` with heartbeat `heartbeat_micros` is alive at `now_micros`.
+pub fn alive(seen_at: &str, heartbeat_micros: Option<i64>, now_micros: i64) -> bool {
+    parse(seen_at).is_some_and(|t| now_micros - t.timestamp_micros() <= heartbeat_micros.unwrap_or(DEFAULT_HEARTBEAT_MICROS))
 }
 
 #[derive(Debug, Serialize)]
@@ -112,12 +139,18 @@ pub struct Reconciled {
     pub missing_ids: Vec<String>,
 }
 
-/// A source's history goal, as the shell's configuration sets it.
+/// What the shell's configuration expects of a source: its history goal and its live ticks.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Goal {
     /// The day history goes back to, for a source whose live sync began at the given instant.
     pub back_to: Option<NaiveDate>,
     pub window_days: u32,
+    /// Time between live ticks.
+    pub interval_micros: i64,
+    /// A last tick older than this is stale (by default twice the interval).
+    pub stale_after_micros: i64,
+    /// Read from files by `backfill`, not synced live.
+    pub files: bool,
 }
 
 /// `a2-archived-forms` → `A2 Archived forms`; the service-owner API's `Dialog services`.
@@ -171,10 +204,36 @@ async fn totals<D: Db>(db: &mut D) -> db::Result<BTreeMap<String, (i64, i64, Vec
     Ok(out)
 }
 
-/// Dead letters per (source, phase).
+/// Open dead letters per (source, phase), and the discarded ones (phase `discarded`).
 async fn dead_letters<D: Db>(db: &mut D) -> db::Result<Vec<(String, String, i64)>, D::Error> {
-    let rows = db.query(Statement::new("SELECT source, phase, COUNT(*) FROM dead_letters GROUP BY source, phase ORDER BY source, phase")).await?;
+    let rows = db
+        .query(Statement::new(
+            "SELECT source, CASE WHEN discarded_at IS NULL THEN phase ELSE 'discarded' END AS p, COUNT(*) FROM dead_letters GROUP BY source, p ORDER BY source, p",
+        ))
+        .await?;
     Ok(rows.iter().map(|r| (r.text(0), r.text(1), r.int(2))).collect())
+}
+
+/// Per day a source's records were created, newest first: records, and records not settled
+/// (their newest version waits or is dead).
+async fn settled_days<D: Db>(db: &mut D, source: &str) -> db::Result<Vec<(NaiveDate, i64, i64)>, D::Error> {
+    let rows = db
+        .query(
+            Statement::new(
+                "SELECT created_day, COUNT(*), SUM(CASE WHEN outcome IN ('waiting', 'dead') THEN 1 ELSE 0 END) FROM (
+                   SELECT created_day, outcome, ROW_NUMBER() OVER (PARTITION BY source_id ORDER BY source_version DESC, last_seen DESC) AS n
+                   FROM raw_records WHERE source = $1) AS t WHERE n = 1 AND created_day IS NOT NULL GROUP BY created_day ORDER BY created_day DESC",
+            )
+            .bind(source),
+        )
+        .await?;
+    Ok(rows.iter().filter_map(|r| Some((r.text(0).parse().ok()?, r.int(1), r.int(2)))).collect())
+}
+
+/// When each source was last backfilled from files.
+async fn last_backfills<D: Db>(db: &mut D) -> db::Result<BTreeMap<String, String>, D::Error> {
+    let rows = db.query(Statement::new("SELECT source, MAX(at) FROM changelog WHERE kind = 'backfill' AND source IS NOT NULL GROUP BY source")).await?;
+    Ok(rows.iter().map(|r| (r.text(0), r.text(1))).collect())
 }
 
 /// Source days whose last reconciliation found records missing.
@@ -208,25 +267,107 @@ async fn changelog_entries<D: Db>(db: &mut D) -> db::Result<Vec<LogEntry>, D::Er
     Ok(rows.iter().map(entry).collect())
 }
 
-/// Every host that has run, newest first, with the leases it holds (`SOURCE live`,
-/// `SOURCE window DAY`).
-async fn hosts<D: Db>(db: &mut D) -> db::Result<Vec<HostReport>, D::Error> {
-    let leases = db.query(Statement::new("SELECT source, name, holder FROM leases ORDER BY source, name")).await?;
-    let rows = db.query(Statement::new("SELECT id, started_at, seen_at, stopped_at FROM hosts ORDER BY started_at DESC, id")).await?;
+/// Every host that has run, newest first, whether it runs at `now_micros`, and the leases a
+/// running one holds (`SOURCE live`, `SOURCE window DAY`); a lease whose holder is gone or
+/// that expired is held by nobody.
+async fn hosts<D: Db>(db: &mut D, now_micros: i64) -> db::Result<Vec<HostReport>, D::Error> {
+    let sql = format!("SELECT source, name, holder FROM leases WHERE expires_at > {} ORDER BY source, name", db.dialect().now_micros());
+    let leases = db.query(Statement::new(sql)).await?;
+    let rows = db.query(Statement::new("SELECT id, started_at, seen_at, stopped_at, heartbeat_micros FROM hosts ORDER BY started_at DESC, id")).await?;
     Ok(rows
         .iter()
         .map(|r| {
-            let host = Host { id: r.text(0), started_at: r.text(1), seen_at: r.text(2), stopped_at: r.opt_text(3) };
-            let leases = leases.iter().filter(|l| l.text(2) == host.id).map(|l| format!("{} {}", l.text(0), l.text(1).replace(':', " "))).collect();
-            HostReport { host, leases }
+            let host = Host { id: r.text(0), started_at: r.text(1), seen_at: r.text(2), stopped_at: r.opt_text(3), heartbeat_micros: r.opt_int(4) };
+            let state = match (&host.stopped_at, alive(&host.seen_at, host.heartbeat_micros, now_micros)) {
+                (Some(_), _) => "stopped",
+                (None, true) => "running",
+                (None, false) => "gone",
+            };
+            let leases = match state {
+                "running" => leases.iter().filter(|l| l.text(2) == host.id).map(|l| format!("{} {}", l.text(0), l.text(1).replace(':', " "))).collect(),
+                _ => Vec::new(),
+            };
+            HostReport { host, state: state.into(), leases }
         })
         .collect())
 }
 
+/// A span as the page words it: its two largest units ("27m 21s", "3h", "2d 4h").
+pub fn span(secs: i64) -> String {
+    let secs = secs.max(0);
+    let units = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
+    let parts: Vec<String> = units
+        .iter()
+        .scan(secs, |left, (size, unit)| {
+            let n = *left / size;
+            *left %= size;
+            Some((n, unit))
+        })
+        .skip_while(|(n, _)| *n == 0)
+        .take(2)
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect();
+    if parts.is_empty() { "0s".into() } else { parts.join(" ") }
+}
+
+/// "1 day", "2 days".
+pub fn plural(n: impl Into<i64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 // ---- The report ----
 
+/// Waiting party ids named on the page and in a summary; the JSON report keeps them all.
+pub const SHOWN_PARTY_IDS: usize = 10;
+
+/// `ids` for a line: the first [`SHOWN_PARTY_IDS`], then "… and N more".
+pub fn some_ids(ids: &[String]) -> String {
+    let shown = ids.iter().take(SHOWN_PARTY_IDS).map(String::as_str).collect::<Vec<_>>().join(", ");
+    match ids.len().saturating_sub(SHOWN_PARTY_IDS) {
+        0 => shown,
+        more => format!("{shown} … and {more} more"),
+    }
+}
+
+/// A source's live line: (live, reason, ok, stale).
+fn liveness(state: Option<&SourceState>, goal: Option<Goal>, hosts: &[HostReport], source: &str, now_micros: i64) -> (String, Option<String>, bool, bool) {
+    let Some(s) = state else { return ("not started".into(), None, false, false) };
+    if s.state != "running" {
+        return (s.state.clone(), s.reason.clone(), false, false);
+    }
+    if s.failures > 0 {
+        let attempts = plural(s.failures, "failed tick", "failed ticks");
+        return ("failing".into(), Some(format!("{attempts} in a row; last: {}", s.last_error.clone().unwrap_or_default())), false, false);
+    }
+    let interval = goal.map_or(300_000_000, |g| g.interval_micros);
+    let stale_after = goal.map_or(2 * interval, |g| g.stale_after_micros);
+    let every = span(interval / 1_000_000);
+    let lease = format!("{source} live");
+    let holder = hosts.iter().find(|h| h.leases.contains(&lease)).or_else(|| hosts.iter().find(|h| s.last_tick_by.as_deref() == Some(h.host.id.as_str()) && h.state == "running"));
+    let last = s.last_tick_at.as_deref();
+    let Some(_) = holder else {
+        let since = last.map(|t| format!(" since {}", when(t))).unwrap_or_default();
+        let who = s.last_tick_by.as_deref().and_then(|by| hosts.iter().find(|h| h.host.id == by));
+        let last_host = match who {
+            Some(h) if h.state == "stopped" => format!("; {} stopped {}", h.host.id, when(h.host.stopped_at.as_deref().unwrap_or_default())),
+            Some(h) => format!("; {} is gone, last seen {}", h.host.id, when(&h.host.seen_at)),
+            None => String::new(),
+        };
+        return ("stalled".into(), Some(format!("no host has run live sync{since} (interval {every}){last_host}")), false, true);
+    };
+    let age = s.last_tick_ok_at.as_deref().and_then(parse).map(|t| now_micros - t.timestamp_micros());
+    match age {
+        Some(a) if a <= stale_after => ("running".into(), None, true, false),
+        Some(a) => ("stalled".into(), Some(format!("last tick {} ago (interval {every})", span(a / 1_000_000))), false, true),
+        None => ("starting".into(), Some("no live tick has finished yet".into()), false, false),
+    }
+}
+
 /// The report at `now_micros`: every source configured (`configured`), with a state, or with
-/// dialogs; `goal` gives a source's history goal from when its live sync began.
+/// dialogs; `goal` gives what the configuration expects of a source whose live sync began at
+/// the given instant.
 pub async fn report<D: Db>(db: &mut D, now_micros: i64, configured: &[String], goal: impl Fn(&str, i64) -> Option<Goal>) -> db::Result<Report, D::Error> {
     let now = DateTime::from_timestamp_micros(now_micros).unwrap_or_default();
     let states: BTreeMap<String, SourceState> = db::source_states(db).await?.into_iter().map(|s| (s.source.clone(), s)).collect();
@@ -238,6 +379,8 @@ pub async fn report<D: Db>(db: &mut D, now_micros: i64, configured: &[String], g
     let dead = dead_letters(db).await?;
     let missing = missing(db).await?;
     let made_by = made_by(db).await?;
+    let hosts = hosts(db, now_micros).await?;
+    let backfills = last_backfills(db).await?;
     let short = |h: &str| h.get(..12).unwrap_or(h).to_string();
 
     let mut sources = Vec::new();
@@ -245,40 +388,46 @@ pub async fn report<D: Db>(db: &mut D, now_micros: i64, configured: &[String], g
     for name in &names {
         let state = states.get(name);
         let (dialogs, waiting, waiting_party_ids) = totals.get(name).cloned().unwrap_or_default();
-        let dead_letters: BTreeMap<String, i64> = dead.iter().filter(|d| d.0 == *name).map(|d| (d.1.clone(), d.2)).collect();
+        let mut dead_letters: BTreeMap<String, i64> = dead.iter().filter(|d| d.0 == *name).map(|d| (d.1.clone(), d.2)).collect();
+        let discarded = dead_letters.remove("discarded").unwrap_or(0);
         let missing_ids: Vec<String> = missing.iter().filter(|m| m.source == *name).flat_map(|m| m.missing_ids.clone()).collect();
         let goal = goal(name, state.and_then(|s| s.live_since).unwrap_or(now_micros));
+        let files = goal.is_some_and(|g| g.files);
         let back_to = goal.and_then(|g| g.back_to);
-        let (migrated_back_to, windows_done, windows_total) = match (back_to, state.and_then(|s| s.live_since)) {
-            (Some(b), Some(live)) => {
-                let plan = windows(live, b, goal.map_or(1, |g| g.window_days));
-                let done: BTreeSet<String> =
-                    all_windows.iter().filter(|w| w.source == *name && w.state == "done").map(|w| w.first_day.clone()).collect();
-                let n = plan.iter().filter(|(f, _)| done.contains(&f.to_string())).count();
-                (watermark(&plan, &done), n, plan.len())
-            }
-            _ => (None, 0, 0),
-        };
-        let (live, reason, ok) = match state {
-            None => ("not started".to_string(), None, false),
-            Some(s) if s.state != "running" => (s.state.clone(), s.reason.clone(), false),
-            Some(s) if s.failures > 0 => ("failing".into(), Some(format!("{} failed ticks in a row; last: {}", s.failures, s.last_error.clone().unwrap_or_default())), false),
-            Some(s) => ("running".into(), None, s.last_tick_ok_at.is_some()),
+        let (mut migrated_back_to, mut windows_done, mut windows_total, mut oldest_record) = (None, 0, 0, None);
+        if files {
+            // The oldest day from which every record up to the newest is settled.
+            let days = settled_days(db, name).await?;
+            oldest_record = days.last().map(|d| d.0);
+            migrated_back_to = days.iter().take_while(|d| d.2 == 0).last().map(|d| d.0);
+        } else if let (Some(b), Some(live)) = (back_to, state.and_then(|s| s.live_since)) {
+            let plan = windows(live, b, goal.map_or(1, |g| g.window_days));
+            let done: BTreeSet<String> = all_windows.iter().filter(|w| w.source == *name && w.state == "done").map(|w| w.first_day.clone()).collect();
+            windows_done = plan.iter().filter(|(f, _)| done.contains(&f.to_string())).count();
+            windows_total = plan.len();
+            migrated_back_to = watermark(&plan, &done);
+        }
+        let last_backfill = backfills.get(name).cloned();
+        let (live, reason, ok, stale) = match (files, &last_backfill) {
+            (true, Some(_)) => ("files".into(), None, true, false),
+            (true, None) => ("files".into(), Some("not backfilled yet: `dialogsync backfill --source NAME`".replace("NAME", name)), false, false),
+            (false, _) => liveness(state, goal, &hosts, name, now_micros),
         };
         let last_tick = state.and_then(|s| s.last_tick_at.clone());
         let lag_seconds = state.and_then(|s| s.last_tick_ok_at.as_deref()).and_then(parse).map(|t| (now - t).num_seconds().max(0));
         let t = title(name);
         if !missing_ids.is_empty() {
             let days = missing.iter().filter(|m| m.source == *name).count();
-            problems.push(format!("{t}: {} records missing on {days} days (found by `dialogsync verify`; `--repair` fetches them).", missing_ids.len()));
+            problems.push(format!("{t}: {} missing on {} (found by `dialogsync verify`; `--repair` fetches them).", plural(missing_ids.len() as i64, "record", "records"), plural(days as i64, "day", "days")));
         }
         if !dead_letters.is_empty() {
             let n: i64 = dead_letters.values().sum();
             let phases: Vec<String> = dead_letters.iter().map(|(p, n)| format!("{p} {n}")).collect();
-            problems.push(format!("{t}: {n} dead letters ({}); see `dialogsync dead-letters list --source {name}`.", phases.join(", ")));
+            problems.push(format!("{t}: {} ({}); see `dialogsync dead-letters list --source {name}`.", plural(n, "dead letter", "dead letters"), phases.join(", ")));
         }
         if waiting > 0 {
-            problems.push(format!("{t}: {waiting} records wait for party ids not in the register ({}).", waiting_party_ids.join(", ")));
+            let verb = if waiting == 1 { "waits" } else { "wait" };
+            problems.push(format!("{t}: {} {verb} for party ids not in the register ({}).", plural(waiting, "record", "records"), some_ids(&waiting_party_ids)));
         }
         if let (Some(r), false) = (&reason, ok) {
             problems.push(format!("{t}: live sync {live}: {r}"));
@@ -288,17 +437,22 @@ pub async fn report<D: Db>(db: &mut D, now_micros: i64, configured: &[String], g
             title: t,
             ok,
             live,
+            stale,
+            last_backfill,
             reason,
             last_tick,
+            last_tick_by: state.and_then(|s| s.last_tick_by.clone()),
             lag_seconds,
             dialogs,
             waiting,
             waiting_party_ids,
             dead_letters,
+            discarded,
             missing: missing_ids,
             historic: Historic {
                 back_to,
                 migrated_back_to,
+                oldest_record,
                 windows_done,
                 windows_total,
                 windows: all_windows.iter().filter(|w| w.source == *name).cloned().collect(),
@@ -314,7 +468,7 @@ pub async fn report<D: Db>(db: &mut D, now_micros: i64, configured: &[String], g
     Ok(Report {
         generated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         dialog_services,
-        hosts: hosts(db).await?,
+        hosts,
         sources,
         problems,
         changelog: changelog(&changelog_entries(db).await?),
@@ -366,6 +520,17 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(m, "✔ {} — written through the service-owner API, available at once. {} dialogs.\n", title(SERVICE_OWNER_SOURCE), r.dialog_services);
     for s in &r.sources {
         let mark = if s.ok { "✔" } else { "⚠" };
+        if s.live == "files" {
+            let mut line = format!("{mark} {} — backfilled from files: {} dialogs", s.title, s.dialogs);
+            match &s.last_backfill {
+                Some(t) => {
+                    let _ = write!(line, ", last backfill {}", when(t));
+                }
+                None => line = format!("{mark} {} — read from files, {}", s.title, s.reason.as_deref().unwrap_or_default()),
+            }
+            let _ = writeln!(m, "{line}.\n");
+            continue;
+        }
         let mut line = format!("{mark} {} — live sync {}", s.title, s.live);
         if let Some(reason) = &s.reason {
             let _ = write!(line, ": {reason}");
@@ -374,7 +539,7 @@ pub fn markdown(r: &Report) -> String {
             let _ = write!(line, "; last tick {}", when(t));
         }
         if let Some(lag) = s.lag_seconds {
-            let _ = write!(line, ", lag {}", humantime::format_duration(std::time::Duration::from_secs(lag as u64)));
+            let _ = write!(line, ", lag {}", span(lag));
         }
         let _ = writeln!(m, "{line}. {} dialogs.\n", s.dialogs);
     }
@@ -385,20 +550,26 @@ pub fn markdown(r: &Report) -> String {
         let h = &s.historic;
         let back = match h.migrated_back_to {
             Some(d) => date(d),
-            None if h.windows_total > 0 => "not yet".into(),
+            None if h.windows_total > 0 || h.oldest_record.is_some() => "not yet".into(),
             None => "—".into(),
         };
-        let goal = match h.back_to {
-            Some(b) if h.migrated_back_to == Some(b) => format!("{} (reached)", date(b)),
-            Some(b) => format!("{} ({} of {} windows done)", date(b), h.windows_done, h.windows_total),
-            None => "none set".into(),
+        let goal = match (h.back_to, h.oldest_record) {
+            (_, Some(o)) if h.migrated_back_to == Some(o) => format!("the files' oldest record, {} (reached)", date(o)),
+            (_, Some(o)) => format!("the files' oldest record, {}", date(o)),
+            (Some(b), _) if h.migrated_back_to == Some(b) => format!("{} (reached)", date(b)),
+            (Some(b), _) => format!("{} ({} of {} windows done)", date(b), h.windows_done, h.windows_total),
+            (None, _) => "none set".into(),
         };
         let _ = writeln!(m, "| {} | {back} | {goal} |", s.title);
     }
-    let running: Vec<&HostReport> = r.hosts.iter().filter(|h| h.host.stopped_at.is_none()).collect();
-    if !running.is_empty() {
+    let shown: Vec<&HostReport> = r.hosts.iter().filter(|h| h.state != "stopped").collect();
+    if !shown.is_empty() {
         let _ = writeln!(m, "\n### Hosts\n");
-        for h in running {
+        for h in shown {
+            if h.state == "gone" {
+                let _ = writeln!(m, "- {} (since {}): gone, last seen {}; holds nothing", h.host.id, when(&h.host.started_at), when(&h.host.seen_at));
+                continue;
+            }
             let holds = if h.leases.is_empty() { "no leases".to_string() } else { h.leases.join(", ") };
             let _ = writeln!(m, "- {} (since {}, last seen {}): {holds}", h.host.id, when(&h.host.started_at), when(&h.host.seen_at));
         }
@@ -430,5 +601,28 @@ mod tests {
         assert_eq!(title("a3-app-instances"), "A3 App instances");
         assert_eq!(title("a2-correspondence"), "A2 Correspondence");
         assert_eq!(title(SERVICE_OWNER_SOURCE), "Dialog services");
+    }
+
+    #[test]
+    fn spans_plurals_and_long_id_lists_read_well() {
+        assert_eq!(span(0), "0s");
+        assert_eq!(span(5), "5s");
+        assert_eq!(span(27 * 60 + 21), "27m 21s");
+        assert_eq!(span(21 * 3600), "21h");
+        assert_eq!(span(2 * 86_400 + 4 * 3600 + 7), "2d 4h");
+        assert_eq!(plural(1, "day", "days"), "1 day");
+        assert_eq!(plural(0, "day", "days"), "0 days");
+        let ids: Vec<String> = (0..1715).map(|i| i.to_string()).collect();
+        assert_eq!(some_ids(&ids), "0, 1, 2, 3, 4, 5, 6, 7, 8, 9 … and 1705 more");
+        assert_eq!(some_ids(&ids[..2]), "0, 1");
+    }
+
+    #[test]
+    fn a_host_is_alive_within_its_heartbeat() {
+        let seen = "2026-03-02T12:00:00.000Z";
+        let at = |t: &str| parse(t).unwrap().timestamp_micros();
+        assert!(alive(seen, Some(60_000_000), at("2026-03-02T12:01:00Z")));
+        assert!(!alive(seen, Some(60_000_000), at("2026-03-02T12:01:01Z")));
+        assert!(alive(seen, None, at("2026-03-02T12:05:00Z")), "no heartbeat recorded: the default");
     }
 }

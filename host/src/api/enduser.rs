@@ -54,12 +54,15 @@ impl EndUser {
 const STATUSES: &[&str] = &["InProgress", "Draft", "RequiresAttention", "Completed", "NotApplicable", "Awaiting"];
 const LABELS: &[&str] = &["Default", "Bin", "Archive", "MarkedAsUnopened", "Sent"];
 
-fn instant(field: &str, v: &str) -> Result<i64, Problem> {
-    chrono::DateTime::parse_from_rfc3339(v).map(|t| t.timestamp_micros()).map_err(|e| Problem::invalid(field, format!("`{v}` is not a date-time: {e}")))
+/// `field: message`, as [`Problem::invalid_all`] takes it.
+type Invalid = String;
+
+fn instant(field: &str, v: &str) -> Result<i64, Invalid> {
+    chrono::DateTime::parse_from_rfc3339(v).map(|t| t.timestamp_micros()).map_err(|e| format!("{field}: `{v}` is not a date-time: {e}"))
 }
 
-fn one_of(field: &str, v: &str, allowed: &[&str]) -> Result<String, Problem> {
-    allowed.iter().find(|a| a.eq_ignore_ascii_case(v)).map(|a| a.to_string()).ok_or_else(|| Problem::invalid(field, format!("`{v}` is not one of {}", allowed.join(", "))))
+fn one_of(field: &str, v: &str, allowed: &[&str]) -> Result<String, Invalid> {
+    allowed.iter().find(|a| a.eq_ignore_ascii_case(v)).map(|a| a.to_string()).ok_or_else(|| format!("{field}: `{v}` is not one of {}", allowed.join(", ")))
 }
 
 /// What a search asks for (the end-user and service-owner searches take the same parameters)
@@ -72,35 +75,43 @@ pub struct SearchQuery {
 
 /// A search's query parameters; only `audience`'s dialogs are ever found. `deleted`
 /// (Exclude, Include, Only) is for service owners: end users never see deleted dialogs.
+/// Every invalid parameter is reported, not only the first.
 pub fn parse_search(query: Option<String>, audience: Audience, service_owner: bool) -> Result<SearchQuery, Problem> {
     let mut s = Search::new(audience);
     let (mut limit, mut token) = (100i64, None::<String>);
+    let mut errors: Vec<Invalid> = Vec::new();
+    let mut ok = |r: Result<(), Invalid>| {
+        if let Err(e) = r {
+            errors.push(e);
+        }
+    };
     for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         let v = v.into_owned();
         match k.as_ref() {
             "party" => s.parties.push(v),
             "serviceResource" => s.service_resources.push(v),
-            "status" => s.statuses.push(one_of("status", &v, STATUSES)?),
-            "systemLabel" => s.system_labels.push(one_of("systemLabel", &v, LABELS)?),
-            "createdAfter" => s.created_after = Some(instant("createdAfter", &v)?),
-            "createdBefore" => s.created_before = Some(instant("createdBefore", &v)?),
-            "updatedAfter" => s.updated_after = Some(instant("updatedAfter", &v)?),
-            "updatedBefore" => s.updated_before = Some(instant("updatedBefore", &v)?),
+            "status" => ok(one_of("status", &v, STATUSES).map(|x| s.statuses.push(x))),
+            "systemLabel" => ok(one_of("systemLabel", &v, LABELS).map(|x| s.system_labels.push(x))),
+            "createdAfter" => ok(instant("createdAfter", &v).map(|t| s.created_after = Some(t))),
+            "createdBefore" => ok(instant("createdBefore", &v).map(|t| s.created_before = Some(t))),
+            "updatedAfter" => ok(instant("updatedAfter", &v).map(|t| s.updated_after = Some(t))),
+            "updatedBefore" => ok(instant("updatedBefore", &v).map(|t| s.updated_before = Some(t))),
             "search" if v.trim().chars().count() >= 3 => s.text = Some(v.trim().to_string()),
-            "search" => return Err(Problem::invalid("search", "at least 3 characters")),
-            "deleted" if service_owner => {
-                s.deleted = match one_of("deleted", &v, &["Exclude", "Include", "Only"])?.as_str() {
+            "search" => ok(Err("search: at least 3 characters".into())),
+            "deleted" if service_owner => ok(one_of("deleted", &v, &["Exclude", "Include", "Only"]).map(|d| {
+                s.deleted = match d.as_str() {
                     "Include" => Deleted::Include,
                     "Only" => Deleted::Only,
                     _ => Deleted::Exclude,
                 }
-            }
-            "limit" => {
-                limit = v.parse().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| Problem::invalid("limit", "a number from 1 to 1000"))?;
-            }
+            })),
+            "limit" => ok(v.parse().ok().filter(|n| (1..=1000).contains(n)).map(|n| limit = n).ok_or_else(|| "limit: a number from 1 to 1000".to_string())),
             "continuationToken" => token = Some(v),
             _ => {}
         }
+    }
+    if !errors.is_empty() {
+        return Err(Problem::invalid_all(errors));
     }
     Ok(SearchQuery { search: s, limit, token })
 }

@@ -211,6 +211,7 @@ fn row(doc: &Map<String, Value>, version: i64) -> Result<DialogRow, Problem> {
         transformer_hash: "service-owner-api".into(),
         projector_hash: "service-owner-api".into(),
         document: d.document,
+        sync_mode: None,
     })
 }
 

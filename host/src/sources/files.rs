@@ -20,6 +20,48 @@ pub fn read(dir: &Path, keys: RecordKeys) -> std::io::Result<impl Iterator<Item 
     Ok(files.into_iter().flat_map(move |f| read_file(f, keys.clone())))
 }
 
+/// The bytes of every record file under `dir`: a backfill's progress is read against it.
+pub fn size(dir: &Path) -> std::io::Result<u64> {
+    let mut files = Vec::new();
+    collect(dir, &mut files)?;
+    Ok(files.iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum())
+}
+
+/// Records read and unreadable per file, in the order files were read.
+#[derive(Default)]
+pub struct PerFile(Vec<(String, u64, u64)>);
+
+impl PerFile {
+    pub fn count(&mut self, f: &Fetched) {
+        let (origin, ok) = match f {
+            Ok(r) => (&r.origin, true),
+            Err(e) => (&e.origin, false),
+        };
+        let file = file_of(origin);
+        if self.0.last().is_none_or(|l| l.0 != file) {
+            self.0.push((file.to_string(), 0, 0));
+        }
+        let last = self.0.last_mut().expect("just pushed");
+        if ok { last.1 += 1 } else { last.2 += 1 }
+    }
+
+    /// Files of which no record could be read.
+    pub fn unreadable(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().filter(|(_, ok, bad)| *ok == 0 && *bad > 0).map(|(f, _, _)| f.as_str())
+    }
+}
+
+/// `dir/a.ndjson:12` → `dir/a.ndjson`; `dir/b.json#instances[3]` → `dir/b.json`.
+fn file_of(origin: &str) -> &str {
+    if let Some((file, _)) = origin.split_once('#') {
+        return file;
+    }
+    match origin.rsplit_once(':') {
+        Some((file, line)) if !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit()) => file,
+        _ => origin,
+    }
+}
+
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();

@@ -9,9 +9,39 @@ use dialogsync_core::db;
 
 pub use dialogsync_core::commit::Fence;
 
+/// This machine's name.
+pub fn machine_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").ok().or_else(|| std::env::var("HOSTNAME").ok()).unwrap_or_else(|| "host".into()).trim().to_string()
+}
+
+/// This process, as `MACHINE:PID`.
+fn this_process() -> String {
+    format!("{}:{}", machine_name(), std::process::id())
+}
+
 impl Store {
-    pub async fn register_host(&self, id: &str) -> Result<()> {
-        Ok(db::register_host(&mut self.db(), id, &now()).await?)
+    /// Registers host `id` (this process), alive while its heartbeats come no further apart
+    /// than `heartbeat`.
+    pub async fn register_host(&self, id: &str, heartbeat: std::time::Duration) -> Result<()> {
+        Ok(db::register_host(&mut self.db(), id, &now(), heartbeat.as_micros() as i64, Some(&this_process())).await?)
+    }
+
+    /// A running host's heartbeat.
+    pub async fn heartbeat(&self, id: &str) -> Result<()> {
+        Ok(db::heartbeat(&mut self.db(), id, &now()).await?)
+    }
+
+    /// Whether host `id` runs: registered, not stopped, seen within its heartbeat, and not a
+    /// process of this machine that no longer exists (a namesake killed a moment ago).
+    pub async fn host_alive(&self, id: &str) -> Result<bool> {
+        Ok(match db::host_alive(&mut self.db(), id, crate::clock::micros()).await? {
+            None => false,
+            Some(Some(process)) => match process.rsplit_once(':') {
+                Some((machine, pid)) if machine == machine_name() => std::path::Path::new(&format!("/proc/{pid}")).exists(),
+                _ => true,
+            },
+            Some(None) => true,
+        })
     }
 
     /// A clean stop: the host's leases are given up at once, for others to take.

@@ -36,8 +36,13 @@ impl Store {
 
     /// Records a tick's end. After `max_failures` failures in a row the source pauses itself;
     /// returns the reason when it just did.
-    pub async fn tick_finished(&self, source: &str, error: Option<&str>, max_failures: u32, took_ms: i64) -> Result<Option<String>> {
-        Ok(db::tick_finished(&mut self.db(), source, error, max_failures, took_ms, &now()).await?)
+    pub async fn tick_finished(&self, source: &str, by: &str, error: Option<&str>, max_failures: u32, took_ms: i64) -> Result<Option<String>> {
+        Ok(db::tick_finished(&mut self.db(), source, by, error, max_failures, took_ms, &now()).await?)
+    }
+
+    /// The live cursor: the newest change a live tick has seen (microseconds).
+    pub async fn cursor_micros(&self, source: &str) -> Result<Option<i64>> {
+        Ok(self.checkpoint(source, "live").await?.and_then(|v| v.parse().ok()))
     }
 
     pub async fn checkpoint(&self, source: &str, name: &str) -> Result<Option<String>> {
@@ -93,17 +98,20 @@ impl Store {
 
     /// For replay: the newest staged version of every record of `source` created in
     /// `[from, to]` (days, inclusive), oldest first.
-    pub async fn replay_records(&self, source: &str, from: &str, to: &str) -> Result<Vec<RawRecord>> {
+    /// Each with the mode its dialog was projected in (`live`, `historic`; none: no dialog, or
+    /// one made before modes were recorded).
+    pub async fn replay_records(&self, source: &str, from: &str, to: &str) -> Result<Vec<(RawRecord, Option<String>)>> {
         let rows = sqlx::query(
-            "SELECT source_id, source_version, payload, content_type, origin, created_day FROM (
+            "SELECT t.source_id, t.source_version, t.payload, t.content_type, t.origin, t.created_day, d.sync_mode FROM (
                SELECT *, ROW_NUMBER() OVER (PARTITION BY source_id ORDER BY source_version DESC, content_hash DESC) AS n
                FROM raw_records WHERE source = $1 AND created_day BETWEEN $2 AND $3) AS t
-             WHERE n = 1 ORDER BY source_version, source_id",
+             LEFT JOIN dialogs d ON d.id = t.dialog_id
+             WHERE t.n = 1 ORDER BY t.source_version, t.source_id",
         )
         .bind(source).bind(from).bind(to)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(raw_record).collect())
+        Ok(rows.iter().map(|r| (raw_record(r), r.get::<Option<String>, _>(6))).collect())
     }
 
     /// Records of `source` waiting for a party the register now knows (their newest staged
