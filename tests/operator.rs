@@ -152,9 +152,9 @@ fn wrong_input_is_refused_and_judged_letters_can_be_settled() {
     fails(Command::new(env!("CARGO_BIN_EXE_dialogsync")).arg("--config").arg(&env.config).args(["parties", "import", d.join("empty.csv").to_str().unwrap()]));
 
     // generate refuses a folder with another source's records, and a parties.csv not its own.
-    let gen = d.join("gen");
-    env.ok(&["generate", "--source", "a2-correspondence", "--count", "50", "--out", gen.to_str().unwrap()]);
-    let err = fails(dialogsync().args(["generate", "--source", "a3-correspondence", "--count", "5", "--out", gen.to_str().unwrap()]));
+    let generated_dir = d.join("gen");
+    env.ok(&["generate", "--source", "a2-correspondence", "--count", "50", "--out", generated_dir.to_str().unwrap()]);
+    let err = fails(dialogsync().args(["generate", "--source", "a3-correspondence", "--count", "5", "--out", generated_dir.to_str().unwrap()]));
     assert!(err.contains("already holds other records"), "{err}");
     let own = d.join("own");
     std::fs::create_dir(&own).unwrap();
@@ -163,7 +163,7 @@ fn wrong_input_is_refused_and_judged_letters_can_be_settled() {
     assert_eq!(std::fs::read_to_string(own.join("parties.csv")).unwrap(), "1,910000001\n", "not overwritten");
 
     // Another source's records as input: every one fails, and the backfill says so loudly.
-    let out = env.run(&["backfill", "--source", "a3-app-instances", "--input", gen.to_str().unwrap()]);
+    let out = env.run(&["backfill", "--source", "a3-app-instances", "--input", generated_dir.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("warning: every one of the 50 records failed: is --input"), "{err}");
 

@@ -29,8 +29,12 @@ fn dialogs_by_id(env: &Env) -> BTreeMap<String, Value> {
     by_id
 }
 
+/// `verify --json`; it exits non-zero exactly when records are missing.
 fn verify(env: &Env, source: &str, from: &str) -> Value {
-    serde_json::from_str(&env.ok(&["verify", "--source", source, "--from", from, "--json"])).unwrap()
+    let out = env.run(&["verify", "--source", source, "--from", from, "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.success(), v["missing"] == 0, "exit status and missing agree: {v}");
+    v
 }
 
 #[test]
@@ -347,7 +351,8 @@ fn three_hosts_share_the_work_and_a_killed_hosts_window_is_finished_once_by_anot
 #[test]
 fn status_page_of_a_known_scenario_matches_its_golden_file() {
     // Everything pinned: the simulator's data (seed), and "now" for every stamp.
-    let at = |t: &str| vec![("DIALOGSYNC_NOW", t.to_string())];
+    // A fixed host name too: the default one is the machine's.
+    let at = |t: &str| vec![("DIALOGSYNC_NOW", t.to_string()), ("DIALOGSYNC_HOST", "h".to_string())];
     let sim = Sim::start(21, &["--days", "4", "--per-day", "5", "--today", "2026-03-02", "--bad-ratio", "0.1"], &[("DIALOGSYNC_NOW", "2026-03-02T12:00:00Z")]);
     let mut sources = all_sources();
     sources.retain(|(s, _)| *s != "a2-archived-forms");
@@ -363,7 +368,9 @@ fn status_page_of_a_known_scenario_matches_its_golden_file() {
     };
     run("2026-03-02T12:00:00Z", &["run", "--once"]);
     run("2026-03-02T13:30:00Z", &["pause", "a2-correspondence", "--reason", "wrong dates in summer time"]);
-    run("2026-03-03T08:00:00Z", &["verify", "--source", "a3-app-instances", "--from", "2026-02-26", "--to", "2026-03-02"]);
+    // Records are missing: verify says so, and exits non-zero.
+    let v = std::process::Command::new(env!("CARGO_BIN_EXE_dialogsync")).arg("--config").arg(&env.config).args(["verify", "--source", "a3-app-instances", "--from", "2026-02-26", "--to", "2026-03-02"]).envs(at("2026-03-03T08:00:00Z")).output().unwrap();
+    assert!(!v.status.success() && String::from_utf8_lossy(&v.stderr).contains("a3-app-instances: 3 records missing"), "{}", String::from_utf8_lossy(&v.stderr));
     let md = run("2026-03-03T09:00:00Z", &["status"]);
     let golden = common::root().join("tests/golden/status.md");
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
@@ -494,7 +501,7 @@ async fn a_page_under_a_lease_another_host_took_is_refused_whole() {
 fn status_md(env: &Env, now: &str, sim: &Sim) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dialogsync")).arg("--config").arg(&env.config).arg("status").env("DIALOGSYNC_NOW", now).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().replace(&sim.url, "SIM")
+    String::from_utf8(out.stdout).unwrap().replace(&sim.url, "SIM").replace(&common::root().display().to_string(), "ROOT")
 }
 
 /// Compares `md` with `tests/golden/status/NAME.md` (`UPDATE_GOLDEN=1` rewrites it).
@@ -506,7 +513,7 @@ fn golden(name: &str, md: &str) {
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_default();
     if md != expected {
-        let diff = similar::TextDiff::from_lines(&expected, md).unified_diff().header("expected", "actual").to_string();
+        let diff = similar::TextDiff::from_lines(expected.as_str(), md).unified_diff().header("expected", "actual").to_string();
         panic!("status page differs from {} (UPDATE_GOLDEN=1 rewrites it):\n{diff}", path.display());
     }
 }

@@ -162,6 +162,13 @@ impl Store {
             (false, false, false) => format!("{url}{sep}mode=rwc"),
             _ => url.to_string(),
         };
+        // A damaged file fails its first statement; the pool would retry that until its timeout.
+        if !in_memory && std::fs::metadata(file).is_ok_and(|m| m.len() > 0) {
+            use sqlx::Connection;
+            let mut probe = sqlx::AnyConnection::connect(&url).await.map_err(|e| corrupt(file, &e).unwrap_or_else(|| open(e)))?;
+            sqlx::query("PRAGMA schema_version").execute(&mut probe).await.map_err(|e| corrupt(file, &e).unwrap_or(StoreError::Query(e)))?;
+            let _ = probe.close().await;
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(4)
             .after_connect(|conn, _| {
