@@ -146,7 +146,7 @@ fn wrong_input_is_refused_and_judged_letters_can_be_settled() {
     env.backfill(&common::root().join("examples/a3-app-instances"));
     let unrelated = d.join("unrelated.csv");
     std::fs::write(&unrelated, "999999,910000009\n").unwrap();
-    assert!(env.ok(&["parties", "import", common::root().join("examples/parties.csv").to_str().unwrap()]).contains("; 1 waiting records can now migrate"));
+    assert!(env.ok(&["parties", "import", common::root().join("examples/parties.csv").to_str().unwrap()]).contains("; 2 waiting records can now migrate"), "both waiting records name party 1337");
     assert!(env.ok(&["parties", "import", unrelated.to_str().unwrap()]).contains("; 0 waiting records can now migrate"), "the record waiting for another party is not this import's");
     std::fs::write(d.join("empty.csv"), "").unwrap();
     fails(Command::new(env!("CARGO_BIN_EXE_dialogsync")).arg("--config").arg(&env.config).args(["parties", "import", d.join("empty.csv").to_str().unwrap()]));
