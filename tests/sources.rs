@@ -95,7 +95,9 @@ fn versions_applied_in_any_order_end_in_the_same_dialogs() {
         forward.backfill(&oldest_first);
 
         let backward = Env::for_source(source, source, "batch_size = 64");
-        backward.ok(&["parties", "import", report["parties_file"].as_str().unwrap()]);
+        if report["parties"].as_u64().unwrap() > 0 {
+            backward.ok(&["parties", "import", report["parties_file"].as_str().unwrap()]);
+        }
         let newest_first = write(&backward, "newest-first", lines.iter().rev().map(|(_, l)| l).collect());
         let s = backward.backfill(&newest_first);
         assert_eq!(counts(&s)[4..], [0, 0]);
