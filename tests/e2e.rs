@@ -213,23 +213,6 @@ fn bad_input_becomes_named_dead_letters_and_the_rest_migrates() {
 }
 
 #[test]
-fn one_off_run_needs_no_config_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in");
-    std::fs::create_dir(&input).unwrap();
-    std::fs::write(input.join("one.json"), instance(7, "one-off").to_string()).unwrap();
-    let store = common::store_url(dir.path());
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dialogsync"))
-        .current_dir(common::root())
-        .args(["--store", &store, "backfill", "--source", "a3-app-instances", "--input", input.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("fetched 1 · migrated 1 · unchanged 0 · skipped 0 · waiting 0 · dead 0"), "{stdout}");
-}
-
-#[test]
 fn newer_versions_win_whatever_the_order_and_hard_deletes_remove() {
     let env = Env::new("a3-app-instances", "");
     let dir = |name: &str, records: &[Value]| {

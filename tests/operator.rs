@@ -59,6 +59,7 @@ fn errors_name_the_thing_once() {
     assert!(err.contains("[sources.a3-app-instanses] is not one of the built-in sources, did you mean `a3-app-instances`?"), "{err}");
 }
 
+/// No config file, a folder other than the checkout: the built components are found.
 #[test]
 fn a_one_off_run_from_any_folder_finds_the_built_components() {
     let dir = tempfile::tempdir().unwrap();
@@ -73,6 +74,7 @@ fn a_one_off_run_from_any_folder_finds_the_built_components() {
     };
     let out = backfill(&[]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("fetched 1 · migrated 1 · unchanged 0 · skipped 0 · waiting 0 · dead 0"));
     // Elsewhere, by flag or environment: the absolute path tried, and where it came from.
     let nowhere = dir.path().join("nowhere");
     let err = fails(backfill(&["--components", nowhere.to_str().unwrap()]).env_remove("DIALOGSYNC_COMPONENTS"));
@@ -109,7 +111,7 @@ fn listings_behave_like_unix_tools() {
     let n_events = String::from_utf8_lossy(&events.stdout).lines().count();
     assert!(n_events > 1000, "{n_events}");
     let out = env.run(&["events"]);
-    assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), format!("first 1,000 of {}; --limit 0 for all", common_thousands(n_events)));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), format!("first 1,000 of {}; --limit 0 for all", dialogsync_core::status::thousands(n_events as i64)));
 
     // A reader that stops reading (`| head -1`) ends the listing quietly, exit 0.
     let fixtures = common::root().join("components/a2-correspondence/fixtures");
@@ -124,18 +126,6 @@ fn listings_behave_like_unix_tools() {
     closed(&["events", "--limit", "0"]);
     closed(&["status"]);
     closed(&["component", "test", component("a2-correspondence").to_str().unwrap(), "--fixtures", fixtures.to_str().unwrap()]);
-}
-
-fn common_thousands(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[test]

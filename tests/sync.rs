@@ -518,9 +518,9 @@ fn golden(name: &str, md: &str) {
     }
 }
 
-fn live_line(status: &Value, source: &str) -> (bool, String, bool) {
+fn live_line(status: &Value, source: &str) -> (bool, String) {
     let s = status["sources"].as_array().unwrap().iter().find(|s| s["source"] == source).unwrap();
-    (s["ok"].as_bool().unwrap(), s["live"].as_str().unwrap().to_string(), s["stale"].as_bool().unwrap())
+    (s["ok"].as_bool().unwrap(), s["live"].as_str().unwrap().to_string())
 }
 
 /// The status page in each state a source can be in — running, stopped cleanly, stalled after
@@ -549,7 +549,7 @@ fn the_status_page_says_no_more_than_the_store_shows_in_every_state() {
     let host = Host::start_with(&env, &[], "h1", &[("DIALOGSYNC_NOW", T0)]);
     let soon = "2026-03-02T12:00:10Z";
     let s = env.wait_for_at(Some(soon), "history and a live tick", 120, |s| history_complete(s) && s["sources"][1]["last_tick_by"] == "h1");
-    assert_eq!(live_line(&s, "a3-correspondence"), (true, "running".into(), false));
+    assert_eq!(live_line(&s, "a3-correspondence"), (true, "running".into()));
     golden("running", &status_md(&env, soon, &sim));
     let server = common::Server::start_at(&env, soon);
     let metrics = |server: &common::Server| -> String {
@@ -563,7 +563,7 @@ fn the_status_page_says_no_more_than_the_store_shows_in_every_state() {
     // Stopped cleanly (SIGTERM): no host runs it, whatever its last tick says.
     assert!(host.terminate().success());
     let s = env.status_at(Some(soon));
-    assert_eq!(live_line(&s, "a3-correspondence"), (false, "stalled".into(), true));
+    assert_eq!(live_line(&s, "a3-correspondence"), (false, "stalled".into()));
     golden("stopped", &status_md(&env, soon, &sim));
     let m = metrics(&common::Server::start_at(&env, soon));
     assert!(m.contains("dialogsync_live_running{source=\"a3-correspondence\"} 0") && m.contains("dialogsync_live_stale{source=\"a3-correspondence\"} 1"), "{m}");

@@ -233,15 +233,7 @@ async fn ticks(config: &Config, runtime: &std::sync::Arc<Runtime>, data: &Path, 
 }
 
 fn thousands(n: f64) -> String {
-    let s = format!("{:.0}", n);
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    dialogsync_core::status::thousands(n.round() as i64)
 }
 
 fn machine() -> String {

@@ -209,6 +209,12 @@ pub struct Components {
 }
 
 impl Components {
+    /// Component `name`'s default path in this folder, and where it came from.
+    pub fn default_for(&self, name: &str) -> (PathBuf, String) {
+        let from = format!("the default, {name}.wasm in {} (the components folder, from {})", self.dir.display(), self.from);
+        (self.dir.join(format!("{name}.wasm")), from)
+    }
+
     pub fn find() -> Components {
         if let Some(dir) = std::env::var_os("DIALOGSYNC_COMPONENTS").filter(|d| !d.is_empty()) {
             return Components { dir: absolute(Path::new(&dir)), from: "DIALOGSYNC_COMPONENTS".into() };
@@ -291,7 +297,7 @@ impl Config {
             anyhow::bail!("config {}: `{}` is the service-owner API's own source; give the source another name", path.display(), crate::store::service::SOURCE);
         }
         for (org, o) in &c.api.service_owners {
-            if org.len() != 9 || !org.bytes().all(|b| b.is_ascii_digit()) {
+            if !crate::parties::is_org(org) {
                 anyhow::bail!("config {}: api.service_owners.{org}: the key must be a 9-digit organisation number", path.display());
             }
             if let Some(bad) = o.resources.iter().find(|r| !r.starts_with("urn:altinn:resource:") || r.trim_end_matches('*').contains('*')) {
@@ -341,20 +347,19 @@ impl Config {
         Ok(c)
     }
 
-    /// Puts every component path not set in the file in `components`.
+    /// Puts every component path not set in the file (none yet, or the previous folder's
+    /// default) in `components`.
     pub fn use_components(&mut self, components: Components) {
-        let default = |name: &str| format!("the default, {name}.wasm in {} (the components folder, from {})", components.dir.display(), components.from);
-        if self.projector.as_os_str().is_empty() || self.projector_from.starts_with("the default") {
-            self.projector = components.dir.join("dialog-projector.wasm");
-            self.projector_from = default("dialog-projector");
+        let old = std::mem::replace(&mut self.components, components);
+        let defaulted = |path: &Path, from: &str, name: &str| path.as_os_str().is_empty() || from == old.default_for(name).1;
+        if defaulted(&self.projector, &self.projector_from, "dialog-projector") {
+            (self.projector, self.projector_from) = self.components.default_for("dialog-projector");
         }
         for (name, s) in self.sources.iter_mut() {
-            if s.component.as_os_str().is_empty() || s.component_from.starts_with("the default") {
-                s.component = components.dir.join(format!("{name}.wasm"));
-                s.component_from = default(name);
+            if defaulted(&s.component, &s.component_from, name) {
+                (s.component, s.component_from) = self.components.default_for(name);
             }
         }
-        self.components = components;
     }
 
     /// The component at `path` (from `from`), or an error naming the absolute path tried, where
@@ -385,9 +390,10 @@ impl Config {
             anyhow::anyhow!("unknown source `{name}`{} (known: {})", suggest(name, &names), names.join(", "))
         })?;
         let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        let (component, component_from) = self.components.default_for(name);
         Ok(SourceConfig {
-            component: self.components.dir.join(format!("{name}.wasm")),
-            component_from: format!("the default, {name}.wasm in {} (the components folder, from {})", self.components.dir.display(), self.components.from),
+            component,
+            component_from,
             connector: default_connector(),
             input: None,
             url: None,

@@ -410,10 +410,10 @@ async fn run(cli: Cli) -> Result<()> {
     if let Command::Token { person, org, scope, ttl } = &cli.command {
         anyhow::ensure!(person.is_some() || org.is_some(), "say who the token is for: --person PID or --org ORGNR");
         if let Some(p) = person {
-            anyhow::ensure!(p.len() == 11 && p.bytes().all(|b| b.is_ascii_digit()), "--person: a national identity number is 11 digits, not `{p}`");
+            anyhow::ensure!(dialogsync::parties::is_person(p), "--person: a national identity number is 11 digits, not `{p}`");
         }
         if let Some(o) = org {
-            anyhow::ensure!(o.len() == 9 && o.bytes().all(|b| b.is_ascii_digit()), "--org: an organisation number is 9 digits, not `{o}`");
+            anyhow::ensure!(dialogsync::parties::is_org(o), "--org: an organisation number is 9 digits, not `{o}`");
         }
         let (negative, span) = match ttl.strip_prefix('-') { Some(t) => (true, t), None => (false, ttl.as_str()) };
         let secs = humantime::parse_duration(span).with_context(|| format!("--ttl {ttl}"))?.as_secs() as i64;
@@ -451,7 +451,7 @@ async fn run(cli: Cli) -> Result<()> {
             dialogsync::api::serve(config, store, &listen).await?;
         }
         Command::Parties { command: PartiesCommand::Grant { person, party } } => {
-            anyhow::ensure!(person.len() == 11 && person.bytes().all(|b| b.is_ascii_digit()), "a person is 11 digits: `{person}`");
+            anyhow::ensure!(dialogsync::parties::is_person(&person), "a person is 11 digits: `{person}`");
             anyhow::ensure!(dialogsync_sdk::rules::valid_party(&party), "`{party}` is not a party URN Dialogporten accepts");
             store.grant(&person, &party).await?;
             out!("{person} may represent {party}");
@@ -663,21 +663,8 @@ async fn run(cli: Cli) -> Result<()> {
 /// Says on stderr that a listing stopped at its limit, when more were there.
 fn limited(limit: i64, total: i64) {
     if total > limit {
-        eprintln!("first {} of {}; --limit 0 for all", thousands(limit), thousands(total));
+        eprintln!("first {} of {}; --limit 0 for all", dialogsync_core::status::thousands(limit), dialogsync_core::status::thousands(total));
     }
-}
-
-/// 22021 → "22,021".
-fn thousands(n: i64) -> String {
-    let digits = n.abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
 }
 
 fn component_test(config: &Config, component: &std::path::Path, fixtures: &std::path::Path, source: Option<String>, update: bool) -> Result<()> {

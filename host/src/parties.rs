@@ -9,6 +9,16 @@
 use dialogsync_sdk::rules::valid_party;
 use serde_json::Value;
 
+/// A national identity number: 11 digits.
+pub fn is_person(s: &str) -> bool {
+    s.len() == 11 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An organisation number: 9 digits.
+pub fn is_org(s: &str) -> bool {
+    s.len() == 9 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Reads a register file; the first bad entry stops the import with its line. A file with no
 /// entry, a CSV line with more than two columns, and a party id given two identifiers are
 /// refused; an entry given twice alike counts once.

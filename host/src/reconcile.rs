@@ -82,7 +82,7 @@ pub async fn verify_files(config: &Config, store: &Store, source: &str, input: &
     let mut keys: std::collections::BTreeSet<String> = in_files.keys().cloned().collect();
     keys.extend(staged.keys().cloned());
     keys.extend(missing.keys().cloned());
-    let mut days: Vec<Reconciled> = keys
+    let days: Vec<Reconciled> = keys
         .into_iter()
         .map(|day| {
             let (s, d) = staged.get(&day).copied().unwrap_or((0, 0));
@@ -99,18 +99,8 @@ pub async fn verify_files(config: &Config, store: &Store, source: &str, input: &
         let summary = pipeline.run(repairable.into_iter(), |_| {}).await?;
         store.log(Some(source), "repair", &format!("verify --repair of {}: {}", input.display(), summary.line())).await?;
         repaired = Some(summary);
-        let staged = store.staged_per_day(source, &from.to_string(), &to.to_string()).await?;
-        for r in days.iter_mut() {
-            let (s, d) = staged.get(&r.day).copied().unwrap_or((0, 0));
-            (r.staged, r.dialogs) = (s, d);
-            let ids: Vec<String> = r.missing_ids.iter().filter(|i| !i.starts_with('(')).cloned().collect();
-            let known = store.staged_ids(source, &ids).await?;
-            r.missing_ids.retain(|id| !known.contains(id));
-        }
     }
-    store.save_reconciliation(&days).await?;
-    let missing = days.iter().map(|r| r.missing_ids.len()).sum();
-    Ok(Verified { source: source.into(), from, to, days, missing, repaired })
+    settle(store, source, from, to, days, repaired).await
 }
 
 pub async fn verify(config: &Config, store: &Store, source: &str, from: NaiveDate, to: NaiveDate, repair: bool) -> Result<Verified> {
@@ -174,7 +164,14 @@ pub async fn verify(config: &Config, store: &Store, source: &str, from: NaiveDat
         store.commit(source, &commit).await?;
         store.log(Some(source), "repair", &format!("verify --repair {from}..{to}: {}", summary.line())).await?;
         repaired = Some(summary);
-        // Count again: what is still missing is what the repair could not settle.
+    }
+    settle(store, source, from, to, days, repaired).await
+}
+
+/// Ends a verify: after a repair, counts again (what is still missing is what the repair could
+/// not settle); saves the reconciliation the status page reads.
+async fn settle(store: &Store, source: &str, from: NaiveDate, to: NaiveDate, mut days: Vec<Reconciled>, repaired: Option<Summary>) -> Result<Verified> {
+    if repaired.is_some() {
         let staged = store.staged_per_day(source, &from.to_string(), &to.to_string()).await?;
         for r in days.iter_mut() {
             let (s, d) = staged.get(&r.day).copied().unwrap_or((0, 0));

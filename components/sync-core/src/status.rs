@@ -35,11 +35,10 @@ pub struct SourceReport {
     /// Live sync runs (a live host holds it, its last tick succeeded and is recent), or a files
     /// source has been backfilled.
     pub ok: bool,
-    /// running, stalled (no live host, or no recent tick), paused, auto-paused, failing,
-    /// not started; `files` for a source read from files.
+    /// running, stalled (meant to run, but no live host holds it or its last tick is older
+    /// than `stale_after`), paused, auto-paused, failing, starting, not started; `files` for a
+    /// source read from files.
     pub live: String,
-    /// Running, but no live host holds it or its last tick is older than `stale_after`.
-    pub stale: bool,
     /// A files source's last backfill.
     pub last_backfill: Option<String>,
     pub reason: Option<String>,
@@ -311,6 +310,19 @@ pub fn span(secs: i64) -> String {
     if parts.is_empty() { "0s".into() } else { parts.join(" ") }
 }
 
+/// 22021 → "22,021".
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = if n < 0 { "-".to_string() } else { String::new() };
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// "1 day", "2 days".
 pub fn plural(n: impl Into<i64>, one: &str, many: &str) -> String {
     let n = n.into();
@@ -331,15 +343,15 @@ pub fn some_ids(ids: &[String]) -> String {
     }
 }
 
-/// A source's live line: (live, reason, ok, stale).
-fn liveness(state: Option<&SourceState>, goal: Option<Goal>, hosts: &[HostReport], source: &str, now_micros: i64) -> (String, Option<String>, bool, bool) {
-    let Some(s) = state else { return ("not started".into(), None, false, false) };
+/// A source's live line: (live, reason, ok).
+fn liveness(state: Option<&SourceState>, goal: Option<Goal>, hosts: &[HostReport], source: &str, now_micros: i64) -> (String, Option<String>, bool) {
+    let Some(s) = state else { return ("not started".into(), None, false) };
     if s.state != "running" {
-        return (s.state.clone(), s.reason.clone(), false, false);
+        return (s.state.clone(), s.reason.clone(), false);
     }
     if s.failures > 0 {
         let attempts = plural(s.failures, "failed tick", "failed ticks");
-        return ("failing".into(), Some(format!("{attempts} in a row; last: {}", s.last_error.clone().unwrap_or_default())), false, false);
+        return ("failing".into(), Some(format!("{attempts} in a row; last: {}", s.last_error.clone().unwrap_or_default())), false);
     }
     let interval = goal.map_or(300_000_000, |g| g.interval_micros);
     let stale_after = goal.map_or(2 * interval, |g| g.stale_after_micros);
@@ -355,13 +367,13 @@ fn liveness(state: Option<&SourceState>, goal: Option<Goal>, hosts: &[HostReport
             Some(h) => format!("; {} is gone, last seen {}", h.host.id, when(&h.host.seen_at)),
             None => String::new(),
         };
-        return ("stalled".into(), Some(format!("no host has run live sync{since} (interval {every}){last_host}")), false, true);
+        return ("stalled".into(), Some(format!("no host has run live sync{since} (interval {every}){last_host}")), false);
     };
     let age = s.last_tick_ok_at.as_deref().and_then(parse).map(|t| now_micros - t.timestamp_micros());
     match age {
-        Some(a) if a <= stale_after => ("running".into(), None, true, false),
-        Some(a) => ("stalled".into(), Some(format!("last tick {} ago (interval {every})", span(a / 1_000_000))), false, true),
-        None => ("starting".into(), Some("no live tick has finished yet".into()), false, false),
+        Some(a) if a <= stale_after => ("running".into(), None, true),
+        Some(a) => ("stalled".into(), Some(format!("last tick {} ago (interval {every})", span(a / 1_000_000))), false),
+        None => ("starting".into(), Some("no live tick has finished yet".into()), false),
     }
 }
 
@@ -408,9 +420,9 @@ pub async fn report<D: Db>(db: &mut D, now_micros: i64, configured: &[String], g
             migrated_back_to = watermark(&plan, &done);
         }
         let last_backfill = backfills.get(name).cloned();
-        let (live, reason, ok, stale) = match (files, &last_backfill) {
-            (true, Some(_)) => ("files".into(), None, true, false),
-            (true, None) => ("files".into(), Some("not backfilled yet: `dialogsync backfill --source NAME`".replace("NAME", name)), false, false),
+        let (live, reason, ok) = match (files, &last_backfill) {
+            (true, Some(_)) => ("files".into(), None, true),
+            (true, None) => ("files".into(), Some(format!("not backfilled yet: `dialogsync backfill --source {name}`")), false),
             (false, _) => liveness(state, goal, &hosts, name, now_micros),
         };
         let last_tick = state.and_then(|s| s.last_tick_at.clone());
@@ -437,7 +449,6 @@ pub async fn report<D: Db>(db: &mut D, now_micros: i64, configured: &[String], g
             title: t,
             ok,
             live,
-            stale,
             last_backfill,
             reason,
             last_tick,

@@ -44,7 +44,7 @@ impl EndUser {
         if !claims.scope.split_whitespace().any(|s| s == ENDUSER_SCOPE) {
             return Err(Problem::forbidden(format!("the token lacks the scope {ENDUSER_SCOPE}")));
         }
-        let pid = claims.pid.filter(|p| p.len() == 11 && p.bytes().all(|b| b.is_ascii_digit())).ok_or_else(|| Problem::forbidden("the token names no person (pid)"))?;
+        let pid = claims.pid.filter(|p| crate::parties::is_person(p)).ok_or_else(|| Problem::forbidden("the token names no person (pid)"))?;
         let mut parties = vec![person_urn(&pid)];
         parties.extend(state.store.grants(&pid).await?);
         Ok(EndUser { pid, parties })

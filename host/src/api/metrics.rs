@@ -36,7 +36,7 @@ pub async fn metrics(State(state): State<Arc<ApiState>>) -> Result<impl IntoResp
     family(&mut out, "dialogsync_live_running", "gauge", "1 while a live host syncs the source and its last tick is recent; 0 when stalled, stopped, paused or failing.",
         synced().map(|s| (src(&s.source), if s.ok { 1.0 } else { 0.0 })));
     family(&mut out, "dialogsync_live_stale", "gauge", "1 when the source should be syncing but no live host holds it or its last tick is older than stale_after.",
-        synced().map(|s| (src(&s.source), if s.stale { 1.0 } else { 0.0 })));
+        synced().map(|s| (src(&s.source), if s.live == "stalled" { 1.0 } else { 0.0 })));
     family(&mut out, "dialogsync_tick_duration_seconds", "gauge", "How long the source's last live tick took.",
         states.iter().filter_map(|s| Some((src(&s.source), s.last_tick_ms? as f64 / 1000.0))));
     family(&mut out, "dialogsync_historic_windows_done", "gauge", "Historic windows done.",

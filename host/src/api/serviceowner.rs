@@ -44,7 +44,7 @@ impl ServiceOwner {
             .consumer
             .as_ref()
             .and_then(|c| c.id.strip_prefix("0192:"))
-            .filter(|o| o.len() == 9 && o.bytes().all(|b| b.is_ascii_digit()))
+            .filter(|o| crate::parties::is_org(o))
             .ok_or_else(|| Problem::forbidden("the token names no organisation (consumer.ID `0192:{orgnr}`)"))?;
         let resources = config.api.service_owners.get(org).map(|o| o.resources.clone()).unwrap_or_default();
         Ok(ServiceOwner { org: org.to_string(), resources })
