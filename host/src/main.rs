@@ -35,9 +35,9 @@ struct Cli {
     /// Store URL, e.g. sqlite://dialogsync.db (overrides the config).
     #[arg(long, global = true, env = "DIALOGSYNC_STORE")]
     store: Option<String>,
-    /// The folder of built components that default component paths are in (default: the
-    /// checkout's target/components beside this binary).
-    #[arg(long, global = true, env = "DIALOGSYNC_COMPONENTS")]
+    /// The folder of built components that default component paths are in (default:
+    /// $DIALOGSYNC_COMPONENTS, else the checkout's target/components beside this binary).
+    #[arg(long, global = true)]
     components: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -395,9 +395,9 @@ async fn run(cli: Cli) -> Result<()> {
     if let Some(url) = cli.store {
         config.store = url;
     }
+    // The environment's folder is the config's already (`Components::find`); the flag overrides it.
     if let Some(dir) = &cli.components {
-        let from = if std::env::var_os("DIALOGSYNC_COMPONENTS").is_some_and(|e| *dir == PathBuf::from(e)) { "DIALOGSYNC_COMPONENTS" } else { "--components" };
-        config.use_components(dialogsync::config::Components { dir: dialogsync::config::absolute(dir), from: from.into() });
+        config.use_components(dialogsync::config::Components { dir: dialogsync::config::absolute(dir), from: "--components".into() });
     }
     if let Command::Generate { source, count, from, to, seed, bad_ratio, out } = cli.command {
         let report = dialogsync::generate::generate(dialogsync::generate::Options { source, count, from, to, seed, bad_ratio, out })?;
