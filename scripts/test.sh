@@ -12,13 +12,15 @@ scripts/build-components.sh
 cargo fetch --quiet --manifest-path tests/spin-sdk/Cargo.toml
 cargo test --workspace "$@"
 
+# The PostgreSQL pass selects the same packages as the first (--workspace): `-p dialogsync`
+# alone unifies features differently and rebuilds wasmtime, sqlx and every test binary.
 if [ -n "${DIALOGSYNC_TEST_POSTGRES:-}" ]; then
   echo "== the host's tests again, on PostgreSQL at $DIALOGSYNC_TEST_POSTGRES"
-  cargo test -p dialogsync --tests "$@"
+  cargo test --workspace --tests "$@"
 elif url=$(scripts/postgres.sh start); then
   trap 'scripts/postgres.sh stop' EXIT
   echo "== the host's tests again, on PostgreSQL at $url"
-  DIALOGSYNC_TEST_POSTGRES=$url cargo test -p dialogsync --tests "$@"
+  DIALOGSYNC_TEST_POSTGRES=$url cargo test --workspace --tests "$@"
 else
   echo "SKIPPED the PostgreSQL run: no PostgreSQL server could be started (see above)"
 fi

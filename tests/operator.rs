@@ -243,3 +243,74 @@ fn the_quickstart_leaves_a_clean_machine_and_runs_twice() {
     let plain: Value = serde_json::from_slice(&dialogsync().current_dir(d).args(["status", "--format", "json"]).output().unwrap().stdout).unwrap();
     assert_eq!(plain["sources"].as_array().unwrap().len(), 4, "{plain:#}");
 }
+
+/// `run` says it started, logs one line per tick per source at the default level and a WARN for
+/// each failed tick, with no colours when stderr is not a terminal.
+#[test]
+fn run_logs_each_tick_and_warns_for_each_failure() {
+    let sim = Sim::start(43, &["--days", "1", "--per-day", "3"], &[]);
+    let env = run_env(&sim, &[("a3-correspondence", component("a3-correspondence"))], "1d", "interval = \"1h\"", "");
+    // A second source at a port where nothing listens: its every tick fails.
+    let mut config = std::fs::read_to_string(&env.config).unwrap();
+    config += &format!("[sources.a2-correspondence]\ncomponent = \"{}\"\nconnector = \"http\"\nurl = \"http://127.0.0.1:9/a2-correspondence\"\nback_to = \"1d\"\n", component("a2-correspondence").display());
+    std::fs::write(&env.config, config).unwrap();
+    let out = dialogsync().arg("--config").arg(&env.config).args(["run", "--once"]).env_remove("RUST_LOG").output().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success(), "a source that cannot be reached fails the run: {err}");
+    assert!(!err.contains('\x1b'), "no ANSI colours into a pipe: {err}");
+    let lines: Vec<&str> = err.lines().collect();
+    let count = |pred: &dyn Fn(&str) -> bool| lines.iter().filter(|l| pred(l)).count();
+    assert_eq!(count(&|l| l.contains(" INFO ") && l.contains("run started")), 1, "{err}");
+    assert_eq!(count(&|l| l.contains(" INFO ") && l.contains("live tick source=a3-correspondence fetched=")), 1, "{err}");
+    assert_eq!(count(&|l| l.contains(" WARN ") && l.contains("live tick failed source=a2-correspondence")), 1, "{err}");
+    assert_eq!(count(&|l| l.contains(" WARN ") && l.contains("historic page failed source=a2-correspondence")), 1, "{err}");
+    let last = lines.last().unwrap();
+    assert!(last.starts_with("error: a2-correspondence: historic window: GET http://127.0.0.1:9/"), "{err}");
+    assert_eq!(last.matches("a2-correspondence:").count(), 1, "the source named once: {last}");
+    assert!(last.contains("Connection refused"), "{last}");
+}
+
+/// The read commands work on a store in a folder its reader cannot write (run as `nobody` when
+/// the tests run as root, since root writes anywhere).
+#[test]
+fn read_commands_work_on_a_read_only_store_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    if std::env::var("DIALOGSYNC_TEST_POSTGRES").is_ok_and(|s| !s.is_empty()) {
+        eprintln!("SKIPPED read_commands_work_on_a_read_only_store_folder: a store folder is SQLite's matter");
+        return;
+    }
+    let env = generated(20);
+    let dir = env.dir.path();
+    let dialogs = env.ok(&["dialogs", "search", "--limit", "0"]);
+    let events = env.ok(&["events", "--limit", "0"]);
+    assert!(dialogs.lines().count() > 10, "{dialogs}");
+    // A reader must pass through the folders above; a tempdir is 0700.
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+        }
+    }
+    // Root writes anywhere: as root, read as `nobody`.
+    let root = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(dir).unwrap()) == 0;
+    let as_reader = |args: &[&str]| {
+        let bin = env!("CARGO_BIN_EXE_dialogsync");
+        let mut c = Command::new(if root { "setpriv" } else { bin });
+        if root {
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", bin]);
+        }
+        c.current_dir("/").args(["--store", &common::store_url(dir)]).args(args);
+        let out = c.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{args:?} on a read-only store: {err}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let status: Value = serde_json::from_str(&as_reader(&["status", "--format", "json"])).unwrap();
+    assert_eq!(status["sources"][0]["dialogs"], dialogs.lines().count(), "{status:#}");
+    assert_eq!(as_reader(&["dialogs", "search", "--limit", "0"]), dialogs, "every dialog, as its writer sees them");
+    assert_eq!(as_reader(&["events", "--limit", "0"]), events);
+    let files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert!(!files.iter().any(|f| f.to_string_lossy().ends_with("-shm")), "nothing written beside the store: {files:?}");
+}

@@ -443,221 +443,231 @@ async fn run(cli: Cli) -> Result<()> {
         _ => Store::open(&config.store).await?,
     };
 
-    match cli.command {
-        Command::Init { .. } | Command::Component { .. } | Command::Generate { .. } | Command::Simulate { .. } | Command::Token { .. } => unreachable!(),
-        Command::Bench { child_backfill: None, .. } => unreachable!(),
-        Command::Serve { listen } => {
-            let listen = listen.unwrap_or_else(|| config.api.listen.clone());
-            dialogsync::api::serve(config, store, &listen).await?;
-        }
-        Command::Parties { command: PartiesCommand::Grant { person, party } } => {
-            anyhow::ensure!(dialogsync::parties::is_person(&person), "a person is 11 digits: `{person}`");
-            anyhow::ensure!(dialogsync_sdk::rules::valid_party(&party), "`{party}` is not a party URN Dialogporten accepts");
-            store.grant(&person, &party).await?;
-            out!("{person} may represent {party}");
-        }
-        Command::Run { once, source, listen, interval, host } => {
-            if listen.is_some() {
-                config.sync.listen = listen;
+    // Every command ends by closing the store: SQLite folds its write-ahead log back into the
+    // file, so a reader without write access (immutable) sees everything.
+    let closer = store.clone();
+    let done = async {
+        match cli.command {
+            Command::Init { .. } | Command::Component { .. } | Command::Generate { .. } | Command::Simulate { .. } | Command::Token { .. } => unreachable!(),
+            Command::Bench { child_backfill: None, .. } => unreachable!(),
+            Command::Serve { listen } => {
+                let listen = listen.unwrap_or_else(|| config.api.listen.clone());
+                dialogsync::api::serve(config, store, &listen).await?;
             }
-            if let Some(i) = interval {
-                config.sync.interval = i;
+            Command::Parties { command: PartiesCommand::Grant { person, party } } => {
+                anyhow::ensure!(dialogsync::parties::is_person(&person), "a person is 11 digits: `{person}`");
+                anyhow::ensure!(dialogsync_sdk::rules::valid_party(&party), "`{party}` is not a party URN Dialogporten accepts");
+                store.grant(&person, &party).await?;
+                out!("{person} may represent {party}");
             }
-            let (tx, rx) = tokio::sync::watch::channel(false);
-            tokio::spawn(async move {
-                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+            Command::Run { once, source, listen, interval, host } => {
+                if listen.is_some() {
+                    config.sync.listen = listen;
                 }
-                eprintln!("stopping after the pages in flight…");
-                let _ = tx.send(true);
-            });
-            dialogsync::scheduler::run(config, store, dialogsync::scheduler::RunOptions { once, sources: source, host: host.unwrap_or_else(dialogsync::scheduler::host_name) }, rx).await?;
-        }
-        Command::Pause { source, reason } => {
-            config.source(&source)?;
-            let changed = store.set_state(&source, "paused", Some(&reason)).await?;
-            out!("{source}: {}", if changed { "paused" } else { "was already paused with that reason" });
-        }
-        Command::Resume { source } => {
-            config.source(&source)?;
-            let changed = store.set_state(&source, "running", None).await?;
-            out!("{source}: {}", if changed { "resumed" } else { "was already running" });
-        }
-        Command::Replay { source, from, to, json } => {
-            let s = dialogsync::replay::replay(&config, &store, &source, from, to).await?;
-            if json {
-                out!("{}", serde_json::json!({ "source": source, "changed": s.migrated, "summary": s }));
-            } else {
-                out!("{source}: replayed {from}..{to}: {} dialogs changed ({})", s.migrated, s.line());
-            }
-        }
-        Command::Verify { source, from, to, repair, input, json } => {
-            let sc = config.source(&source)?;
-            let v = if sc.connector == "files" {
-                let input = input.or(sc.input.clone()).with_context(|| format!("source {source} has no input folder: pass --input DIR"))?;
-                dialogsync::reconcile::verify_files(&config, &store, &source, &input, from, to, repair).await?
-            } else {
-                let today = dialogsync::clock::today();
-                let live_since = store.source_state(&source).await?.and_then(|s| s.live_since).unwrap_or_else(dialogsync::clock::micros);
-                let from = from.or(sc.back_to_day(live_since)).unwrap_or(today - chrono::Duration::days(30));
-                dialogsync::reconcile::verify(&config, &store, &source, from, to.unwrap_or(today), repair).await?
-            };
-            if json {
-                out!("{}", serde_json::to_string(&v)?);
-            } else {
-                out!("{source} {}..{}: {} missing", v.from, v.to, v.missing);
-                for d in v.days.iter().filter(|d| d.at_source != d.staged || !d.missing_ids.is_empty()) {
-                    out!("  {}: source {} · staged {} · dialogs {} · missing {}", d.day, d.at_source, d.staged, d.dialogs, d.missing_ids.join(", "));
+                if let Some(i) = interval {
+                    config.sync.interval = i;
                 }
-                if let Some(r) = &v.repaired {
-                    out!("  repaired: {}", r.line());
-                }
-            }
-            // Non-zero while anything is missing, so a scheduled verify can alert.
-            anyhow::ensure!(v.missing == 0, "{source}: {} missing", dialogsync_core::status::plural(v.missing as i64, "record", "records"));
-        }
-        Command::Status { format } => {
-            let report = dialogsync::status::report(&config, &store).await?;
-            match format {
-                StatusFormat::Markdown => outp!("{}", dialogsync::status::markdown(&report)),
-                StatusFormat::Json => out!("{}", serde_json::to_string_pretty(&report)?),
-            }
-        }
-        Command::DeadLetters { command: DeadLettersCommand::Discard { source, id, reason } } => {
-            anyhow::ensure!(source.is_some() || id.is_some(), "say which dead letters to discard: --source S, --id N, or both");
-            if let Some(s) = &source {
-                config.source(s)?;
-            }
-            let n = store.discard_dead_letters(source.as_deref(), id, &reason).await?;
-            anyhow::ensure!(n > 0, "no open dead letter matches{}{}", source.map(|s| format!(" --source {s}")).unwrap_or_default(), id.map(|i| format!(" --id {i}")).unwrap_or_default());
-            out!("discarded {}: {reason}", dialogsync_core::status::plural(n as i64, "dead letter", "dead letters"));
-        }
-        Command::DeadLetters { command: DeadLettersCommand::Retry { source } } => {
-            for (s, summary) in dialogsync::replay::retry(&config, &store, source.as_deref()).await? {
-                out!("{s}: {}", summary.line());
-            }
-        }
-        Command::Backfill { source, input, summary_json } => {
-            let sc = config.source(&source)?;
-            let input = input.or(sc.input.clone()).with_context(|| format!("source {source} has no input folder: pass --input DIR"))?;
-            anyhow::ensure!(sc.connector == "files", "source {source}: connector `{}` is not available in this version (use `files`)", sc.connector);
-            let runtime = Runtime::new(config.limits.clone(), &config.cache_dir)?;
-            let pipeline = Pipeline::load(&config, &runtime, &store, &source, SyncMode::Historic)?;
-            let records = files::read(&input, sc.keys).with_context(|| format!("reading {}", input.display()))?;
-            // Progress in bytes of the input: the records' bytes read of the files' total.
-            let total = files::size(&input).unwrap_or(0);
-            let bar = ProgressBar::new(total).with_style(ProgressStyle::with_template("{elapsed:>4} [{bar:20}] {percent:>3}% eta {eta:>4} {wide_msg}")?.progress_chars("=> "));
-            let read = std::cell::Cell::new(0u64);
-            let mut per_file = files::PerFile::default();
-            let records = records.inspect(|f| {
-                read.set(read.get() + f.as_ref().map_or(0, |r| r.payload.len() as u64 + 1));
-                per_file.count(f);
-            });
-            let summary = pipeline
-                .run(records, |s| {
-                    bar.set_position(read.get().min(total));
-                    bar.set_message(format!("{} read · {} migrated · {} dead", s.fetched, s.migrated, s.dead));
-                })
-                .await?;
-            bar.finish_and_clear();
-            for file in per_file.unreadable() {
-                eprintln!("warning: no record of {file} could be read: is --input the folder of {source}'s records?");
-            }
-            if summary.fetched > 0 && summary.dead == summary.fetched {
-                eprintln!("warning: every one of the {} records failed: is --input {} the folder of {source}'s records?", summary.fetched, input.display());
-            }
-            store.log(Some(&source), "backfill", &format!("backfill from {}: {}", input.display(), summary.line())).await?;
-            if summary_json {
-                out!("{}", serde_json::to_string(&summary)?);
-            } else {
-                out!("{source}: {}", summary.line());
-                for (reason, n) in &summary.skip_reasons {
-                    out!("  skipped {n}: {reason}");
-                }
-                if !summary.waiting_party_ids.is_empty() {
-                    let ids: Vec<String> = summary.waiting_party_ids.iter().cloned().collect();
-                    let ids = dialogsync_core::status::some_ids(&ids);
-                    out!("  waiting for party ids not in the register: {ids} (import them with `dialogsync parties import FILE`)");
-                }
-                if summary.dead > 0 {
-                    out!("  {} dead letters: see `dialogsync dead-letters list`", summary.dead);
-                }
-            }
-        }
-        Command::Bench { child_backfill: Some(data), .. } => {
-            let report = dialogsync::bench::child_backfill(&config, &store, &data).await?;
-            out!("{}", serde_json::to_string(&report)?);
-        }
-        Command::Dialogs { command: DialogsCommand::Get { id } } => {
-            let doc = store.dialog(&id).await?.with_context(|| format!("no dialog {id}"))?;
-            out!("{doc}");
-        }
-        Command::Dialogs { command: DialogsCommand::Search { party, source, label, limit } } => {
-            let (party, source, label) = (party.as_deref(), source.as_deref(), label.as_deref());
-            let (mut stdout, mut failed) = (std::io::stdout().lock(), None);
-            let n = store
-                .search_each(party, source, label, limit, |doc| match std::io::Write::write_all(&mut stdout, format!("{doc}\n").as_bytes()) {
-                    Ok(()) => true,
-                    Err(e) => {
-                        failed = Some(e);
-                        false
+                let (tx, rx) = tokio::sync::watch::channel(false);
+                tokio::spawn(async move {
+                    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
                     }
-                })
-                .await?;
-            drop(stdout);
-            if let Some(e) = failed {
-                return Err(e.into());
+                    eprintln!("stopping after the pages in flight…");
+                    let _ = tx.send(true);
+                });
+                dialogsync::scheduler::run(config, store, dialogsync::scheduler::RunOptions { once, sources: source, host: host.unwrap_or_else(dialogsync::scheduler::host_name) }, rx).await?;
             }
-            if limit > 0 && n as i64 == limit {
-                limited(limit, store.search_count(party, source, label).await?);
+            Command::Pause { source, reason } => {
+                config.source(&source)?;
+                let changed = store.set_state(&source, "paused", Some(&reason)).await?;
+                out!("{source}: {}", if changed { "paused" } else { "was already paused with that reason" });
             }
-        }
-        Command::Events { mut after, limit } => {
-            let start = after;
-            // In pages, so `--limit 0` streams every event without holding them all.
-            let mut left = if limit <= 0 { i64::MAX } else { limit };
-            while left > 0 {
-                let page = store.events(after, left.min(1000)).await?;
-                for e in &page {
-                    out!("{}", serde_json::to_string(e)?);
-                }
-                left -= page.len() as i64;
-                match page.last() {
-                    Some(e) if page.len() == 1000 => after = e.seq,
-                    _ => break,
-                }
+            Command::Resume { source } => {
+                config.source(&source)?;
+                let changed = store.set_state(&source, "running", None).await?;
+                out!("{source}: {}", if changed { "resumed" } else { "was already running" });
             }
-            if limit > 0 && left == 0 {
-                limited(limit, store.events_count(start).await?);
-            }
-        }
-        Command::DeadLetters { command: DeadLettersCommand::List { source, json } } => {
-            for d in store.dead_letters(source.as_deref(), false).await? {
+            Command::Replay { source, from, to, json } => {
+                let s = dialogsync::replay::replay(&config, &store, &source, from, to).await?;
                 if json {
-                    out!("{}", serde_json::to_string(&d)?);
+                    out!("{}", serde_json::json!({ "source": source, "changed": s.migrated, "summary": s }));
                 } else {
-                    let component = d.component.as_deref().map(|c| format!(" [{c}]")).unwrap_or_default();
-                    out!("#{} {} {} ({}{}, {} attempts): {}", d.id.unwrap_or_default(), d.source, d.origin, d.phase, component, d.attempts, d.error);
+                    out!("{source}: replayed {from}..{to}: {} dialogs changed ({})", s.migrated, s.line());
                 }
             }
+            Command::Verify { source, from, to, repair, input, json } => {
+                let sc = config.source(&source)?;
+                let v = if sc.connector == "files" {
+                    let input = input.or(sc.input.clone()).with_context(|| format!("source {source} has no input folder: pass --input DIR"))?;
+                    dialogsync::reconcile::verify_files(&config, &store, &source, &input, from, to, repair).await?
+                } else {
+                    let today = dialogsync::clock::today();
+                    let live_since = store.source_state(&source).await?.and_then(|s| s.live_since).unwrap_or_else(dialogsync::clock::micros);
+                    let from = from.or(sc.back_to_day(live_since)).unwrap_or(today - chrono::Duration::days(30));
+                    dialogsync::reconcile::verify(&config, &store, &source, from, to.unwrap_or(today), repair).await?
+                };
+                if json {
+                    out!("{}", serde_json::to_string(&v)?);
+                } else {
+                    out!("{source} {}..{}: {} missing", v.from, v.to, v.missing);
+                    for d in v.days.iter().filter(|d| d.at_source != d.staged || !d.missing_ids.is_empty()) {
+                        out!("  {}: source {} · staged {} · dialogs {} · missing {}", d.day, d.at_source, d.staged, d.dialogs, d.missing_ids.join(", "));
+                    }
+                    if let Some(r) = &v.repaired {
+                        out!("  repaired: {}", r.line());
+                    }
+                }
+                // Non-zero while anything is missing, so a scheduled verify can alert.
+                anyhow::ensure!(v.missing == 0, "{source}: {} missing", dialogsync_core::status::plural(v.missing as i64, "record", "records"));
+            }
+            Command::Status { format } => {
+                let report = dialogsync::status::report(&config, &store).await?;
+                match format {
+                    StatusFormat::Markdown => outp!("{}", dialogsync::status::markdown(&report)),
+                    StatusFormat::Json => out!("{}", serde_json::to_string_pretty(&report)?),
+                }
+            }
+            Command::DeadLetters { command: DeadLettersCommand::Discard { source, id, reason } } => {
+                anyhow::ensure!(source.is_some() || id.is_some(), "say which dead letters to discard: --source S, --id N, or both");
+                if let Some(s) = &source {
+                    config.source(s)?;
+                }
+                let n = store.discard_dead_letters(source.as_deref(), id, &reason).await?;
+                anyhow::ensure!(n > 0, "no open dead letter matches{}{}", source.map(|s| format!(" --source {s}")).unwrap_or_default(), id.map(|i| format!(" --id {i}")).unwrap_or_default());
+                out!("discarded {}: {reason}", dialogsync_core::status::plural(n as i64, "dead letter", "dead letters"));
+            }
+            Command::DeadLetters { command: DeadLettersCommand::Retry { source } } => {
+                for (s, summary) in dialogsync::replay::retry(&config, &store, source.as_deref()).await? {
+                    out!("{s}: {}", summary.line());
+                }
+            }
+            Command::Backfill { source, input, summary_json } => {
+                let sc = config.source(&source)?;
+                let input = input.or(sc.input.clone()).with_context(|| format!("source {source} has no input folder: pass --input DIR"))?;
+                anyhow::ensure!(sc.connector == "files", "source {source}: connector `{}` is not available in this version (use `files`)", sc.connector);
+                let runtime = Runtime::new(config.limits.clone(), &config.cache_dir)?;
+                let pipeline = Pipeline::load(&config, &runtime, &store, &source, SyncMode::Historic)?;
+                let records = files::read(&input, sc.keys).with_context(|| format!("reading {}", input.display()))?;
+                // Progress in bytes of the input: the records' bytes read of the files' total.
+                let total = files::size(&input).unwrap_or(0);
+                let bar = ProgressBar::new(total).with_style(ProgressStyle::with_template("{elapsed:>4} [{bar:20}] {percent:>3}% eta {eta:>4} {wide_msg}")?.progress_chars("=> "));
+                let read = std::cell::Cell::new(0u64);
+                let mut per_file = files::PerFile::default();
+                let records = records.inspect(|f| {
+                    read.set(read.get() + f.as_ref().map_or(0, |r| r.payload.len() as u64 + 1));
+                    per_file.count(f);
+                });
+                let summary = pipeline
+                    .run(records, |s| {
+                        bar.set_position(read.get().min(total));
+                        bar.set_message(format!("{} read · {} migrated · {} dead", s.fetched, s.migrated, s.dead));
+                    })
+                    .await?;
+                bar.finish_and_clear();
+                for file in per_file.unreadable() {
+                    eprintln!("warning: no record of {file} could be read: is --input the folder of {source}'s records?");
+                }
+                if summary.fetched > 0 && summary.dead == summary.fetched {
+                    eprintln!("warning: every one of the {} records failed: is --input {} the folder of {source}'s records?", summary.fetched, input.display());
+                }
+                store.log(Some(&source), "backfill", &format!("backfill from {}: {}", input.display(), summary.line())).await?;
+                if summary_json {
+                    out!("{}", serde_json::to_string(&summary)?);
+                } else {
+                    out!("{source}: {}", summary.line());
+                    for (reason, n) in &summary.skip_reasons {
+                        out!("  skipped {n}: {reason}");
+                    }
+                    if !summary.waiting_party_ids.is_empty() {
+                        let ids: Vec<String> = summary.waiting_party_ids.iter().cloned().collect();
+                        let ids = dialogsync_core::status::some_ids(&ids);
+                        out!("  waiting for party ids not in the register: {ids} (import them with `dialogsync parties import FILE`)");
+                    }
+                    if summary.dead > 0 {
+                        out!("  {} dead letters: see `dialogsync dead-letters list`", summary.dead);
+                    }
+                }
+            }
+            Command::Bench { child_backfill: Some(data), .. } => {
+                let report = dialogsync::bench::child_backfill(&config, &store, &data).await?;
+                out!("{}", serde_json::to_string(&report)?);
+            }
+            Command::Dialogs { command: DialogsCommand::Get { id } } => {
+                let doc = store.dialog(&id).await?.with_context(|| format!("no dialog {id}"))?;
+                out!("{doc}");
+            }
+            Command::Dialogs { command: DialogsCommand::Search { party, source, label, limit } } => {
+                let (party, source, label) = (party.as_deref(), source.as_deref(), label.as_deref());
+                let (mut stdout, mut failed) = (std::io::stdout().lock(), None);
+                let n = store
+                    .search_each(party, source, label, limit, |doc| match std::io::Write::write_all(&mut stdout, format!("{doc}\n").as_bytes()) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            failed = Some(e);
+                            false
+                        }
+                    })
+                    .await?;
+                drop(stdout);
+                if let Some(e) = failed {
+                    return Err(e.into());
+                }
+                if limit > 0 && n as i64 == limit {
+                    limited(limit, store.search_count(party, source, label).await?);
+                }
+            }
+            Command::Events { mut after, limit } => {
+                let start = after;
+                // In pages, so `--limit 0` streams every event without holding them all.
+                let mut left = if limit <= 0 { i64::MAX } else { limit };
+                while left > 0 {
+                    let page = store.events(after, left.min(1000)).await?;
+                    for e in &page {
+                        out!("{}", serde_json::to_string(e)?);
+                    }
+                    left -= page.len() as i64;
+                    match page.last() {
+                        Some(e) if page.len() == 1000 => after = e.seq,
+                        _ => break,
+                    }
+                }
+                if limit > 0 && left == 0 {
+                    limited(limit, store.events_count(start).await?);
+                }
+            }
+            Command::DeadLetters { command: DeadLettersCommand::List { source, json } } => {
+                for d in store.dead_letters(source.as_deref(), false).await? {
+                    if json {
+                        out!("{}", serde_json::to_string(&d)?);
+                    } else {
+                        let component = d.component.as_deref().map(|c| format!(" [{c}]")).unwrap_or_default();
+                        out!("#{} {} {} ({}{}, {} attempts): {}", d.id.unwrap_or_default(), d.source, d.origin, d.phase, component, d.attempts, d.error);
+                    }
+                }
+            }
+            Command::Parties { command: PartiesCommand::Import { file } } => {
+                let name = file.display().to_string();
+                let text = if name.starts_with("http://") || name.starts_with("https://") {
+                    let get = || -> Result<String> { Ok(ureq::get(&name).call()?.body_mut().read_to_string()?) };
+                    get().with_context(|| format!("fetching {name}"))?
+                } else {
+                    std::fs::read_to_string(&file).with_context(|| format!("reading {name}"))?
+                };
+                let entries = dialogsync::parties::parse(&file.display().to_string(), &text)?;
+                let unblocked = store.import_parties(&entries).await?;
+                let parties = dialogsync_core::status::plural(entries.len() as i64, "party", "parties");
+                store.log(None, "parties", &format!("imported {parties} from {}", file.display())).await?;
+                let waiting = dialogsync_core::status::plural(unblocked as i64, "waiting record", "waiting records");
+                out!("imported {parties}; {waiting} can now migrate on the next run");
+            }
         }
-        Command::Parties { command: PartiesCommand::Import { file } } => {
-            let name = file.display().to_string();
-            let text = if name.starts_with("http://") || name.starts_with("https://") {
-                let get = || -> Result<String> { Ok(ureq::get(&name).call()?.body_mut().read_to_string()?) };
-                get().with_context(|| format!("fetching {name}"))?
-            } else {
-                std::fs::read_to_string(&file).with_context(|| format!("reading {name}"))?
-            };
-            let entries = dialogsync::parties::parse(&file.display().to_string(), &text)?;
-            let unblocked = store.import_parties(&entries).await?;
-            store.log(None, "parties", &format!("imported {} parties from {}", entries.len(), file.display())).await?;
-            out!("imported {} parties; {unblocked} waiting records can now migrate on the next run", entries.len());
-        }
+        Ok::<(), anyhow::Error>(())
     }
-    Ok(())
+    .await;
+    closer.close().await;
+    done
 }
 
 /// Says on stderr that a listing stopped at its limit, when more were there.

@@ -215,7 +215,7 @@ impl Worker {
                     // Retried after the next tick; a source that is down fails its ticks too.
                     tracing::warn!(source = %self.name, error = %format!("{e:#}"), "historic page failed");
                     if once {
-                        return Err(e.context(format!("{}: historic window", self.name)));
+                        return Err(e.context("historic window"));
                     }
                 }
             }

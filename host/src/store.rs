@@ -25,6 +25,8 @@ pub enum StoreError {
     Lock { path: String, source: std::io::Error },
     #[error("store {path} is not a SQLite database (its first bytes are not SQLite's header): point --store (or `store` in the config) at a dialogsync store, or move the file away")]
     NotSqlite { path: String },
+    #[error("store {0} has changes in its -wal file that only a user who may write its folder can read: run a command there once as that user (it folds them into the file)")]
+    Unflushed(String),
     #[error("store {path} is damaged ({message}): restore it from a backup, or move it away and migrate again")]
     Corrupt { path: String, message: String },
     #[error("migrating store: {0}")]
@@ -156,7 +158,15 @@ impl Store {
             }
         };
         let sep = if url.contains('?') { "&" } else { "?" };
+        // Changes not yet folded back into the file (a writer that ended without closing, or
+        // one still running) live in its -wal file; an immutable open would not see them.
+        let wal = std::fs::metadata(format!("{file}-wal")).is_ok_and(|m| m.len() > 0);
+        if read_only && wal && !std::path::Path::new(&format!("{file}-shm")).exists() {
+            return Err(StoreError::Unflushed(file.into()));
+        }
         let url = match (in_memory, url.contains("mode="), read_only) {
+            // SQLite reads a write-ahead log through its existing -shm file without writing.
+            (false, false, true) if wal => format!("{url}{sep}mode=ro"),
             // Nobody can write beside it, so nobody changes it: immutable (no -shm file needed).
             (false, false, true) => format!("{url}{sep}mode=ro&immutable=1"),
             (false, false, false) => format!("{url}{sep}mode=rwc"),
@@ -204,6 +214,11 @@ impl Store {
         })?;
         drop(lock);
         Ok(Store { pool, backend: Backend::Sqlite })
+    }
+
+    /// Ends every connection; SQLite's last one folds the write-ahead log back into the file.
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 
     pub fn backend(&self) -> Backend {
