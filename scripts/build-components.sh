@@ -22,7 +22,7 @@ GUESTS=(
   "dialog-projector dialogsync:pipeline/projector@0.1.0"
   "hostile dialogsync:pipeline/transformer@0.1.0"
   "a2-dst-bug dialogsync:pipeline/transformer@0.1.0"
-  "spin-tick handle-cron-event,wasi:http/incoming-handler@0.2.0 dialogsync:pipeline/ fermyon:spin/ wasi:http/ wasi:io/ wasi:clocks/"
+  "spin-tick handle-cron-event,wasi:http/incoming-handler@0.2.0 transformer projector fermyon:spin/ wasi:http/ wasi:io/ wasi:clocks/"
   "spin-status wasi:http/incoming-handler@0.2.0 fermyon:spin/ wasi:http/ wasi:io/ wasi:clocks/"
 )
 # Spin tick components pre-composed with their transformer and the projector (SpinKube and other

@@ -1,10 +1,13 @@
-//! The Spin deployment, proven without the Spin CLI (it is not in the package registries):
+//! The Spin deployment. With the real Spin CLI where one is found (`spin_cli`), and without it
+//! (it is not in the package registries):
 //! the tick components composed with their transformer and the projector, and the status
 //! component, import only what Spin provides; a composed tick run under wasmtime with those
 //! interfaces migrates a page exactly as the host does, on a cron event and on a manual tick
 //! (`POST /tick/SOURCE`); and the status component serves the host's own status report.
 
 mod common;
+/// The same deployment on the real Spin CLI.
+mod spin_cli;
 
 use std::collections::BTreeSet;
 
@@ -46,10 +49,14 @@ fn composed_tick_components_import_only_what_spin_provides() {
     let tick = read("spin-tick");
     let projector = read("dialog-projector");
 
-    // Uncomposed, the tick imports the pipeline: Spin's component dependencies satisfy it.
+    // Uncomposed, the tick imports the transformer and the projector by plain names (Spin's
+    // component dependencies `transformer` and `projector` satisfy them) and the contract's
+    // types, which hold no functions.
     let bare = xtask::surface(&tick).unwrap();
-    let pipeline: Vec<&str> = bare.imports.iter().map(|(i, _)| i.as_str()).filter(|i| i.starts_with("dialogsync:pipeline/")).collect();
-    assert!(pipeline.contains(&"dialogsync:pipeline/transformer@0.1.0") && pipeline.contains(&"dialogsync:pipeline/projector@0.1.0"), "{pipeline:?}");
+    let pipeline: Vec<&(String, bool)> = bare.imports.iter().filter(|(i, _)| i.starts_with("dialogsync:") || i == "transformer" || i == "projector").collect();
+    let expected = [("transformer".to_string(), true), ("projector".to_string(), true), ("dialogsync:pipeline/types@0.1.0".to_string(), false)];
+    assert_eq!(pipeline.len(), 3, "{pipeline:?}");
+    assert!(expected.iter().all(|e| pipeline.contains(&e)), "{pipeline:?}");
 
     for source in SOURCES {
         let composed = xtask::compose_tick(&tick, &read(source), &projector, &common::root().join("wit")).unwrap_or_else(|e| panic!("{source}: {e:#}"));
@@ -560,9 +567,11 @@ fn spin_toml_ticks_every_source_every_five_minutes_and_serves_status_with_the_bu
         assert_eq!(c["build"]["command"].as_str(), Some("scripts/build-components.sh"));
         assert!(c.get("dependencies_inherit_configuration").is_none(), "{id}: dependencies stay deny-all");
         let deps = c["dependencies"].as_table().unwrap();
-        let dep = |interface: &str| deps[interface]["path"].as_str().unwrap().to_string();
-        assert_eq!(dep("dialogsync:pipeline/transformer@0.1.0"), format!("target/components/{source}.wasm"));
-        assert_eq!(dep("dialogsync:pipeline/projector@0.1.0"), "target/components/dialog-projector.wasm");
+        // Named as the tick imports them, each taking its file's `dialogsync:pipeline` export.
+        let dep = |name: &str| (deps[name]["path"].as_str().unwrap().to_string(), deps[name]["export"].as_str().unwrap().to_string());
+        assert_eq!(deps.len(), 2, "{id}: {deps:?}");
+        assert_eq!(dep("transformer"), (format!("target/components/{source}.wasm"), "dialogsync:pipeline/transformer@0.1.0".to_string()));
+        assert_eq!(dep("projector"), ("target/components/dialog-projector.wasm".to_string(), "dialogsync:pipeline/projector@0.1.0".to_string()));
         assert!(deps.values().all(|d| root.join(d["path"].as_str().unwrap()).exists()));
         assert_eq!(c["variables"]["source"].as_str(), Some(source));
         check_variables(&id, c);

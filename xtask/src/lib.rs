@@ -107,8 +107,9 @@ pub fn compose_tick(tick: &[u8], transformer: &[u8], projector: &[u8], wit_dir: 
     let projector = part(projector, "dialogsync:pipeline/projector@0.1.0")?;
     let tick = graph.instantiate(tick);
     graph.set_instantiation_argument(tick, TYPES, types)?;
-    graph.set_instantiation_argument(tick, "dialogsync:pipeline/transformer@0.1.0", transformer)?;
-    graph.set_instantiation_argument(tick, "dialogsync:pipeline/projector@0.1.0", projector)?;
+    // The tick imports them by plain names (`dialogsync:spin/tick@0.2.0`), as Spin composes them.
+    graph.set_instantiation_argument(tick, "transformer", transformer)?;
+    graph.set_instantiation_argument(tick, "projector", projector)?;
     // The tick's own exports, as they are: the cron handler, and the HTTP handler (manual tick).
     for export in surface(tick_bytes)?.exports {
         let item = graph.alias_instance_export(tick, &export)?;

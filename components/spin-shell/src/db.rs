@@ -55,6 +55,16 @@ fn sqlite_value(v: sqlite::Value) -> Value {
     }
 }
 
+/// `sql` returning at least one row: its rows behind a marker column, or one row whose marker
+/// is NULL. Spin 4.0.0–4.0.2's synchronous PostgreSQL `query` never returns when a statement
+/// matches no rows (spinframework/spin#3671, fixed after 4.0.2 by #3673); the one-row outer
+/// side of a join `ON TRUE` is a nested loop, so the rows keep `sql`'s order. A top-level
+/// `WITH` may hold an `INSERT`/`UPDATE`/`DELETE … RETURNING`, so every statement fits.
+pub fn pg_at_least_one_row(sql: &str) -> String {
+    let sql = sql.trim().trim_end_matches(';');
+    format!("WITH dialogsync_q AS ({sql}) SELECT dialogsync_t.* FROM (SELECT 1) AS dialogsync_one LEFT JOIN (SELECT 1 AS dialogsync_row, dialogsync_q.* FROM dialogsync_q) AS dialogsync_t ON TRUE")
+}
+
 fn pg_param(p: &Param) -> pg::ParameterValue {
     match p {
         Param::Int(Some(v)) => pg::ParameterValue::Int64(*v),
@@ -103,8 +113,9 @@ impl Db for SpinDb {
             }
             SpinDb::Postgres(c) => {
                 let params: Vec<pg::ParameterValue> = s.params.iter().map(pg_param).collect();
-                let set = c.query(&s.sql, &params).map_err(|e| format!("PostgreSQL: {e:?}"))?;
-                Ok(set.rows.into_iter().map(|r| Row(r.into_iter().map(pg_value).collect())).collect())
+                let set = c.query(&pg_at_least_one_row(&s.sql), &params).map_err(|e| format!("PostgreSQL: {e:?}"))?;
+                // The marker column: NULL only on the stand-in row of an empty result.
+                Ok(set.rows.into_iter().filter(|r| !matches!(r.first(), Some(pg::DbValue::DbNull) | None)).map(|r| Row(r.into_iter().skip(1).map(pg_value).collect())).collect())
             }
         }
     }

@@ -6,7 +6,7 @@ pub mod env;
 pub mod http;
 
 wit_bindgen::generate!({
-    world: "dialogsync:spin/shell@0.1.0",
+    world: "dialogsync:spin/shell@0.2.0",
     path: ["../../wit", "wit"],
     generate_all,
 });

@@ -2,7 +2,7 @@
 //! (whose bindings these reuse).
 pub mod serve;
 
-spin_shell::bindings!("dialogsync:spin/status@0.1.0");
+spin_shell::bindings!("dialogsync:spin/status@0.2.0");
 
 use spin_shell::wasi::http::types::{IncomingRequest, ResponseOutparam};
 

@@ -3,7 +3,7 @@
 pub mod spin;
 pub mod tick;
 
-spin_shell::bindings!("dialogsync:spin/tick@0.1.0",
+spin_shell::bindings!("dialogsync:spin/tick@0.2.0",
     "dialogsync:pipeline/types@0.1.0": dialogsync_sdk::types);
 
 use spin_shell::wasi::http::types::{IncomingRequest, ResponseOutparam};

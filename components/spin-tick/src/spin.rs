@@ -1,7 +1,7 @@
 //! The tick's shell for the sync core: Spin's I/O (`spin-shell`) and the imported transformer
 //! and projector.
 
-use crate::dialogsync::pipeline::{projector, transformer};
+use crate::{projector, transformer};
 use dialogsync_core::db;
 use dialogsync_core::flow::Shell;
 use dialogsync_core::source::{Api, Page};

@@ -770,7 +770,7 @@ fn window_row(r: &Row) -> Window {
 
 /// Historic windows (of one source, or all), newest first.
 pub async fn windows<D: Db>(db: &mut D, source: Option<&str>) -> Result<Vec<Window>, D::Error> {
-    Ok(db.query(Statement::new(format!("{WINDOW} WHERE ($1 IS NULL OR source = $1) ORDER BY source, first_day DESC")).bind(source)).await?.iter().map(window_row).collect())
+    Ok(db.query(Statement::new(format!("{WINDOW} WHERE (CAST($1 AS TEXT) IS NULL OR source = $1) ORDER BY source, first_day DESC")).bind(source)).await?.iter().map(window_row).collect())
 }
 
 pub async fn window<D: Db>(db: &mut D, source: &str, first_day: &str) -> Result<Option<Window>, D::Error> {

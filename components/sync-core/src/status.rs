@@ -404,7 +404,9 @@ pub async fn report<D: Db>(db: &mut D, now_micros: i64, configured: &[String], g
         let discarded = dead_letters.remove("discarded").unwrap_or(0);
         let missing_ids: Vec<String> = missing.iter().filter(|m| m.source == *name).flat_map(|m| m.missing_ids.clone()).collect();
         let goal = goal(name, state.and_then(|s| s.live_since).unwrap_or(now_micros));
-        let files = goal.is_some_and(|g| g.files);
+        // A source the store shows live ticks for is live-synced, whatever a config that does
+        // not name it defaults to (`status --store URL` of a deployment has no config).
+        let files = goal.is_some_and(|g| g.files) && !state.is_some_and(|s| s.last_tick_at.is_some());
         let back_to = goal.and_then(|g| g.back_to);
         let (mut migrated_back_to, mut windows_done, mut windows_total, mut oldest_record) = (None, 0, 0, None);
         if files {
