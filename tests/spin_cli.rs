@@ -39,6 +39,36 @@ pub fn spin_cli(test: &str) -> Option<SpinCli> {
     Some(SpinCli { bin, data: None })
 }
 
+/// [`spin_cli`] for a test of Spin's SQLite, which the PostgreSQL pass skips (it has its own).
+fn on_sqlite(test: &str) -> Option<SpinCli> {
+    if std::env::var("DIALOGSYNC_TEST_POSTGRES").is_ok_and(|s| !s.is_empty()) {
+        eprintln!("SKIPPED {test} on the PostgreSQL pass: it runs on Spin's SQLite");
+        return None;
+    }
+    spin_cli(test)
+}
+
+/// Ctrl-C as a terminal sends it (SIGINT to the process group `child` leads), and its exit
+/// status; None (and the group killed) when it has not ended 30 s later.
+fn interrupt(child: &mut Child) -> Option<std::process::ExitStatus> {
+    assert!(signal_group(child.id(), "INT"), "sending Ctrl-C");
+    let status = (0..300).find_map(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        child.try_wait().unwrap()
+    });
+    if status.is_none() {
+        signal_group(child.id(), "KILL");
+        let _ = child.wait();
+    }
+    status
+}
+
+/// Where Spin's wasmtime keeps compiled components (`$XDG_CACHE_HOME/wasmtime`): in the
+/// build's folder, not the user's home.
+fn spin_cache() -> PathBuf {
+    common::root().join("target/spin-cache")
+}
+
 /// The files spin.toml names, copied: a test may swap one without touching the checkout's.
 const FILES: [&str; 7] = ["spin-tick", "spin-status", "a2-archived-forms", "a2-correspondence", "a3-app-instances", "a3-correspondence", "dialog-projector"];
 
@@ -94,6 +124,7 @@ impl<'a> Deployment<'a> {
         if let Some(d) = &self.spin.data {
             cmd.env("SPIN_DATA_DIR", d.path());
         }
+        cmd.env("XDG_CACHE_HOME", spin_cache());
         // Its own process group: Ctrl-C reaches `spin up` and the trigger processes it starts.
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         self.child = Some(cmd.spawn().unwrap());
@@ -117,16 +148,7 @@ impl<'a> Deployment<'a> {
     /// and leave no process that runs this app.
     pub fn down(&mut self) {
         let mut child = self.child.take().expect("spin is up");
-        assert!(signal_group(child.id(), "INT"), "sending Ctrl-C");
-        let status = (0..300).find_map(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            child.try_wait().unwrap()
-        });
-        let Some(status) = status else {
-            signal_group(child.id(), "KILL");
-            let _ = child.wait();
-            panic!("spin up ignored Ctrl-C for 30 s: {}", self.log());
-        };
+        let Some(status) = interrupt(&mut child) else { panic!("spin up ignored Ctrl-C for 30 s: {}", self.log()) };
         assert!(status.success() || status.code().is_none() || status.code() == Some(130), "spin up stopped with {status}: {}", self.log());
         let left = processes_naming(self.app.path());
         assert!(left.is_empty(), "processes left running: {left:?}");
@@ -296,12 +318,7 @@ fn same_status_page(spin: &Deployment, env: &Env) {
 
 #[test]
 fn spin_up_runs_the_repository_manifest_and_a_swapped_transformer_without_a_rebuild() {
-    let test = "spin_up_runs_the_repository_manifest_and_a_swapped_transformer_without_a_rebuild";
-    if std::env::var("DIALOGSYNC_TEST_POSTGRES").is_ok_and(|s| !s.is_empty()) {
-        eprintln!("SKIPPED {test} on the PostgreSQL pass: it is Spin's SQLite (spin_up_shares_postgresql_with_a_running_host is the PostgreSQL one)");
-        return;
-    }
-    let Some(spin) = spin_cli(test) else { return };
+    let Some(spin) = on_sqlite("spin_up_runs_the_repository_manifest_and_a_swapped_transformer_without_a_rebuild") else { return };
     let World { sim, work: _work, parties, back_to, expected } = world(61);
 
     let mut app = Deployment::new(&spin);
@@ -393,4 +410,48 @@ fn spin_up_shares_postgresql_with_a_running_host() {
     assert_eq!(json["sources"].as_array().unwrap().len(), 4, "{json:#}");
     same_status_page(&app, &env);
     app.down();
+}
+
+/// `scripts/spin-up.sh`, the demo a user runs, in a copy of the checkout (built already): it
+/// installs the cron plugin from a local copy when it is missing, starts the simulator, runs
+/// `spin up` and ticks every source once; Ctrl-C stops it all.
+#[test]
+fn the_spin_demo_script_migrates_at_once_and_stops_on_ctrl_c() {
+    let Some(spin) = on_sqlite("the_spin_demo_script_migrates_at_once_and_stops_on_ctrl_c") else { return };
+    let root = common::root();
+    let copy = tempfile::tempdir().unwrap();
+    let d = copy.path();
+    std::fs::create_dir(d.join("scripts")).unwrap();
+    std::fs::copy(root.join("scripts/spin-up.sh"), d.join("scripts/spin-up.sh")).unwrap();
+    std::fs::copy(root.join("spin.toml"), d.join("spin.toml")).unwrap();
+    std::os::unix::fs::symlink(root.join("target"), d.join("target")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let log = std::fs::File::create(d.join("demo.log")).unwrap();
+    let mut cmd = Command::new("bash");
+    cmd.arg(d.join("scripts/spin-up.sh")).env("SPIN", &spin.bin).env("SPIN_UP_PREBUILT", "1").env("SPIN_UP_LISTEN", format!("127.0.0.1:{port}"));
+    if let Some(data) = &spin.data {
+        // A data directory without the plugin: the script installs it from the local copy.
+        let fresh = data.path().join("fresh");
+        cmd.env("SPIN_DATA_DIR", &fresh).arg("--plugin").arg(root.join("../shared/tools/spin/trigger-cron-0.3.0-linux-amd64.tar.gz"));
+    }
+    cmd.env("XDG_CACHE_HOME", spin_cache()).stdout(log.try_clone().unwrap()).stderr(log);
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd.spawn().unwrap();
+    let said = || std::fs::read_to_string(d.join("demo.log")).unwrap_or_default();
+    let store = format!("sqlite://{}", d.join(".spin/sqlite_db.db").display());
+    let mut dialogs = 0;
+    for _ in 0..600 {
+        if said().contains("Ctrl-C stops") {
+            dialogs = dialogs_of(&store, &[]).len();
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the demo ended: {}", said());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let status = interrupt(&mut child);
+    let log = said();
+    assert!(status.is_some(), "the demo ignored Ctrl-C: {log}");
+    assert!(dialogs > 100, "the first ticks migrated the simulator's week: {dialogs} dialogs\n{log}");
+    assert!(processes_naming(d).is_empty(), "left running: {:?}", processes_naming(d));
+    assert!(std::net::TcpListener::bind("127.0.0.1:8490").is_ok(), "the simulator outlived the demo");
 }
