@@ -4,6 +4,8 @@
 
 #[path = "common.rs"]
 mod common;
+/// The Maskinporten client every source and the sink get their tokens from.
+mod maskinporten;
 
 use common::{Env, counts, shared_altinn};
 use serde_json::Value;

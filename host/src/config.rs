@@ -37,6 +37,9 @@ pub struct Config {
     pub api: ApiConfig,
     #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
+    /// The one Maskinporten client every connector and the sink get tokens from.
+    #[serde(default)]
+    pub maskinporten: Option<crate::maskinporten::MaskinportenConfig>,
 }
 
 /// `dialogsync serve`.
@@ -292,6 +295,9 @@ impl Config {
         }
         if let Some(j) = c.api.jwks.as_mut() {
             rel(j);
+        }
+        if let Some(m) = c.maskinporten.as_mut() {
+            rel(&mut m.key);
         }
         if c.sources.contains_key(crate::store::service::SOURCE) {
             anyhow::bail!("config {}: `{}` is the service-owner API's own source; give the source another name", path.display(), crate::store::service::SOURCE);

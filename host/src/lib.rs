@@ -15,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod fixtures;
 pub mod generate;
+pub mod maskinporten;
 pub mod parties;
 pub mod reconcile;
 pub mod replay;

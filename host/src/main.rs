@@ -109,6 +109,13 @@ enum Command {
         /// Fraction of records served without their id.
         #[arg(long, default_value_t = 0.0)]
         bad_ratio: f64,
+        /// A client of the Maskinporten-like token endpoint (POST /maskinporten/token):
+        /// CLIENT_ID:ORGNR:JWKS_FILE, its public keys; repeatable.
+        #[arg(long = "maskinporten-client")]
+        maskinporten_clients: Vec<dialogsync::simulate::token::Client>,
+        /// How long the token endpoint's access tokens live.
+        #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+        token_ttl: std::time::Duration,
     },
     /// Serve the Dialogporten-compatible API and the status page (/status).
     Serve {
@@ -131,6 +138,13 @@ enum Command {
         /// Lifetime, e.g. 1h (a negative lifetime, -1h, mints an expired token).
         #[arg(long, default_value = "1h", allow_hyphen_values = true)]
         ttl: String,
+    },
+    /// Get a token from Maskinporten with the configured client (`[maskinporten]`): the check
+    /// that its key, id and scopes are right. Prints the token.
+    Maskinporten {
+        /// Space-separated scopes, e.g. "digdir:dialogporten.serviceprovider".
+        #[arg(long)]
+        scope: String,
     },
     /// Stop syncing a source (a running host stops at its next page boundary).
     Pause {
@@ -423,9 +437,16 @@ async fn run(cli: Cli) -> Result<()> {
         eprintln!("development token, signed by {} (trusted only by a server without api.jwks)", dev.pem.display());
         return Ok(());
     }
-    if let Command::Simulate { listen, seed, days, per_day, today, change_every, push, bad_ratio } = cli.command {
+    if let Command::Maskinporten { scope } = &cli.command {
+        let m = config.maskinporten.as_ref().context("no [maskinporten] section in the config (client_id, key, environment)")?;
+        let client = dialogsync::maskinporten::Maskinporten::new(m)?;
+        let scope = scope.clone();
+        out!("{}", tokio::task::spawn_blocking(move || client.token(&scope)).await??);
+        return Ok(());
+    }
+    if let Command::Simulate { listen, seed, days, per_day, today, change_every, push, bad_ratio, maskinporten_clients, token_ttl } = cli.command {
         let today = today.unwrap_or_else(dialogsync::clock::today);
-        let options = dialogsync::simulate::Options { seed, days, per_day, today, change_every, push, bad_ratio };
+        let options = dialogsync::simulate::Options { seed, days, per_day, today, change_every, push, bad_ratio, maskinporten_clients, token_ttl };
         return dialogsync::simulate::serve(&listen, options).await;
     }
     if let Command::Bench { records, memory_records, postgres, sample, dir, child_backfill: None } = cli.command {
@@ -448,7 +469,7 @@ async fn run(cli: Cli) -> Result<()> {
     let closer = store.clone();
     let done = async {
         match cli.command {
-            Command::Init { .. } | Command::Component { .. } | Command::Generate { .. } | Command::Simulate { .. } | Command::Token { .. } => unreachable!(),
+            Command::Init { .. } | Command::Component { .. } | Command::Generate { .. } | Command::Simulate { .. } | Command::Token { .. } | Command::Maskinporten { .. } => unreachable!(),
             Command::Bench { child_backfill: None, .. } => unreachable!(),
             Command::Serve { listen } => {
                 let listen = listen.unwrap_or_else(|| config.api.listen.clone());

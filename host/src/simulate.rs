@@ -12,6 +12,9 @@
 //! `POST /_sim/fail?source=S&count=N` (the next N requests to S fail with 503),
 //! `GET /_sim/stats` (requests and single-item fetches per source, steps applied).
 
+/// The Maskinporten-like token endpoint.
+pub mod token;
+
 use crate::config::known;
 use crate::generate::Versions;
 use crate::sources::RecordKeys;
@@ -43,6 +46,10 @@ pub struct Options {
     pub push: Option<String>,
     /// Fraction of records served without their id (the connector must dead-letter them).
     pub bad_ratio: f64,
+    /// Clients the Maskinporten-like token endpoint knows ([`token`]).
+    pub maskinporten_clients: Vec<token::Client>,
+    /// How long its access tokens live.
+    pub token_ttl: std::time::Duration,
 }
 
 struct Item {
@@ -420,6 +427,8 @@ pub async fn serve(listen: &str, o: Options) -> Result<()> {
         .route("/{source}/counts", get(counts))
         .with_state(sim.clone());
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| anyhow::anyhow!("listening on {listen}: {e}"))?;
+    let issuer = token::Issuer::new(format!("http://{}/maskinporten/", listener.local_addr()?), &o.maskinporten_clients, o.token_ttl.as_secs() as i64)?;
+    let app = app.merge(Router::new().route("/maskinporten/token", post(token::token)).route("/maskinporten/jwks", get(token::jwks)).with_state(Arc::new(issuer)));
     println!("listening on http://{}", listener.local_addr()?);
     use std::io::Write;
     std::io::stdout().flush()?;
