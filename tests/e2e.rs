@@ -3,6 +3,8 @@
 
 #[path = "common.rs"]
 mod common;
+/// The Dialogporten sink, host to host.
+mod sink;
 
 use common::{Env, counts, create_dialog_schema, instance, read_json, shared_altinn};
 use serde_json::Value;

@@ -40,6 +40,58 @@ pub struct Config {
     /// The one Maskinporten client every connector and the sink get tokens from.
     #[serde(default)]
     pub maskinporten: Option<crate::maskinporten::MaskinportenConfig>,
+    /// Where the dialogs go besides the store (`[sink] kind = "dialogporten"`); none: the store only.
+    #[serde(default)]
+    pub sink: Option<SinkConfig>,
+}
+
+/// `[sink]`: Dialogporten's service-owner API (docs/dialogporten.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    /// `dialogporten`.
+    pub kind: String,
+    /// Dialogporten's base URL, e.g. `https://platform.tt02.altinn.no/dialogporten`.
+    pub url: String,
+    /// Get tokens from `[maskinporten]` with these scopes (the default), …
+    #[serde(default = "default_sink_scopes")]
+    pub scopes: String,
+    /// … or send this bearer token as it is (development: `dialogsync token --org`).
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Dialogs sent at once.
+    #[serde(default = "default_sink_parallel")]
+    pub parallel: usize,
+    /// Requests per second at most.
+    #[serde(default = "default_sink_rate")]
+    pub rate_limit: f64,
+    /// `isSilentUpdate` for what historic windows and backfills migrate (no end-user events,
+    /// `updatedAt` and the system label kept) …
+    #[serde(default = "yes")]
+    pub silent_history: bool,
+    /// … and for live changes.
+    #[serde(default)]
+    pub silent_live: bool,
+}
+
+fn default_sink_scopes() -> String {
+    "digdir:dialogporten.serviceprovider digdir:dialogporten.serviceprovider.search".into()
+}
+fn default_sink_parallel() -> usize {
+    16
+}
+fn default_sink_rate() -> f64 {
+    100.0
+}
+fn yes() -> bool {
+    true
+}
+
+impl SinkConfig {
+    /// How a change made in `mode` is queued: `Some(isSilentUpdate)`.
+    pub fn queue(&self, historic: bool) -> Option<bool> {
+        Some(if historic { self.silent_history } else { self.silent_live })
+    }
 }
 
 /// `dialogsync serve`.

@@ -22,6 +22,7 @@ pub mod replay;
 pub mod runtime;
 pub mod scheduler;
 pub mod simulate;
+pub mod sink;
 pub mod sources;
 pub mod status;
 pub mod store;

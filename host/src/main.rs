@@ -594,6 +594,13 @@ async fn run(cli: Cli) -> Result<()> {
                     eprintln!("warning: every one of the {} records failed: is --input {} the folder of {source}'s records?", summary.fetched, input.display());
                 }
                 store.log(Some(&source), "backfill", &format!("backfill from {}: {}", input.display(), summary.line())).await?;
+                // With a sink: what the backfill changed goes to Dialogporten now (what cannot be
+                // sent yet waits in the outbox for the next run or backfill).
+                if let Some(sink) = dialogsync::sink::Sink::from_config(&config)?.map(std::sync::Arc::new) {
+                    let sent = sink.drain(&store).await?;
+                    let waiting = store.outbox().await?.waiting;
+                    eprintln!("Dialogporten: {} created, {} updated, {} purged, {} refused; {waiting} waiting to be sent", sent.created, sent.updated, sent.purged, sent.dead);
+                }
                 if summary_json {
                     out!("{}", serde_json::to_string(&summary)?);
                 } else {

@@ -380,6 +380,12 @@ pub async fn run(config: Config, store: Store, opts: RunOptions, stop: watch::Re
             }
         })
     };
+    // The Dialogporten sink's sender: always draining while the host runs (`--once`: at the end).
+    let sink = crate::sink::Sink::from_config(&config)?.map(Arc::new);
+    let sender = match (&sink, opts.once) {
+        (Some(sink), false) => Some(tokio::spawn(crate::sink::keep_sending(sink.clone(), store.clone(), stop.clone()))),
+        _ => None,
+    };
     tracing::info!(host = %opts.host, sources = %names.join(", "), interval = %humantime::format_duration(config.sync.interval), "run started");
     if let Some(listen) = &config.sync.listen {
         // The same address serves the API (as `dialogsync serve`) and takes pushed events.
@@ -404,6 +410,12 @@ pub async fn run(config: Config, store: Store, opts: RunOptions, stop: watch::Re
         if let Err(e) = t.await? {
             failed.push(format!("{name}: {e:#}"));
         }
+    }
+    if let Some(sender) = sender {
+        let _ = sender.await;
+    } else if let Some(sink) = &sink {
+        let sent = sink.drain(&store).await?;
+        tracing::info!(sink = "dialogporten", created = sent.created, updated = sent.updated, purged = sent.purged, retried = sent.retried, dead = sent.dead, "sent to Dialogporten");
     }
     beat.abort();
     store.host_stopped(&opts.host).await?;

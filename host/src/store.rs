@@ -474,6 +474,8 @@ pub mod service;
 pub mod lease;
 pub use lease::Fence;
 
+pub mod sink;
+
 /// Refuses a file that is there, is not empty, and does not start as every SQLite database does.
 fn check_sqlite_header(file: &str) -> Result<()> {
     use std::io::Read;

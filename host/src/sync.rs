@@ -74,6 +74,8 @@ pub struct Pipeline {
     pub replay: bool,
     /// Write without change events (the source's `silent` setting).
     pub silent: bool,
+    /// The sink's settings, when one is configured: changed dialogs are queued for it.
+    pub sink: Option<crate::config::SinkConfig>,
 }
 
 impl Pipeline {
@@ -92,6 +94,7 @@ impl Pipeline {
             now: crate::clock::micros(),
             replay: false,
             silent: sc.silent,
+            sink: config.sink.clone(),
         })
     }
 
@@ -107,6 +110,7 @@ impl Pipeline {
             now: crate::clock::micros(),
             replay: self.replay,
             silent: self.silent,
+            sink: self.sink.clone(),
         }
     }
 
@@ -144,6 +148,7 @@ impl Pipeline {
             now: self.now,
             replay: self.replay,
             silent: self.silent,
+            sink: self.sink.as_ref().and_then(|s| s.queue(self.mode == SyncMode::Historic)),
             mode: match self.mode {
                 SyncMode::Live => dialogsync_sdk::types::SyncMode::Live,
                 SyncMode::Historic => dialogsync_sdk::types::SyncMode::Historic,

@@ -140,7 +140,7 @@ async fn run_tick(config: &Config, shell: &mut SpinShell, spent: &(dyn Fn() -> b
         return Ok(report);
     }
     let live_since = state.live_since.unwrap_or(now);
-    let settings = Settings { source: source.clone(), components: config.components.clone(), now, replay: false, silent: config.silent, mode: SyncMode::Live };
+    let settings = Settings { source: source.clone(), components: config.components.clone(), now, replay: false, silent: config.silent, sink: None, mode: SyncMode::Live };
     let leases = Leases {
         holder: config.holder.clone(),
         live_ttl_micros: (config.interval_secs + config.lease_secs) * 1_000_000,

@@ -129,6 +129,8 @@ pub struct Commit {
     /// Write dialogs without change events (a source configured `silent`, as Dialogporten's
     /// silent updates).
     pub silent: bool,
+    /// Queue the changed dialogs for the Dialogporten sink (`Some(silent)`), in this transaction.
+    pub sink: Option<bool>,
     pub window: Option<WindowPage>,
     /// Raw source ids whose record is gone at the source, with the version that says so:
     /// dialogs made from them are deleted and a tombstone keeps older versions out.

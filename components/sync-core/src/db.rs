@@ -484,8 +484,31 @@ pub async fn commit<D: Db>(db: &mut D, source: &str, c: &Commit, at: &str) -> Re
         )
         .await?;
     }
+    if let Some(silent) = c.sink {
+        queue_for_sink(db, source, &events, silent, at).await?;
+    }
     if !c.silent {
         append_events(db, source, at, &events).await?;
+    }
+    Ok(())
+}
+
+/// Queues each changed dialog for the Dialogporten sink, one row per dialog: a change to a
+/// dialog already queued bumps its `seq` (the sender then sends the newest state once more),
+/// and a loud change makes a silent one loud.
+pub async fn queue_for_sink<D: Db>(db: &mut D, source: &str, events: &[NewEvent], silent: bool, at: &str) -> Result<(), D::Error> {
+    let ids = last_per_key(events, |e| e.dialog_id.clone());
+    for chunk in ids.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO outbox (dialog_id, source, seq, silent, queued_at) VALUES {}
+             ON CONFLICT (dialog_id) DO UPDATE SET seq = outbox.seq + 1, silent = outbox.silent * excluded.silent, not_before = 0",
+            db.dialect().values(chunk.len(), 5)
+        );
+        let mut q = Statement::once(sql);
+        for e in chunk {
+            q = q.bind(&e.dialog_id).bind(source).bind(1i64).bind(silent as i64).bind(at);
+        }
+        db.execute(q).await?;
     }
     Ok(())
 }

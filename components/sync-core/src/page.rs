@@ -80,6 +80,9 @@ pub struct Settings {
     pub replay: bool,
     /// Write without change events.
     pub silent: bool,
+    /// Queue changed dialogs for the Dialogporten sink: `Some(silent)` when one is configured
+    /// (sent with `isSilentUpdate=silent`), None when not.
+    pub sink: Option<bool>,
     /// Live (a due date already past is dropped) or historic projection.
     pub mode: SyncMode,
 }
@@ -117,7 +120,7 @@ impl<E: Element> Page<E> {
     /// could not be read.
     pub fn new(settings: Settings, items: Vec<Fetched>) -> Page<E> {
         let mut summary = Summary { fetched: items.len() as u64, ..Summary::default() };
-        let mut commit = Commit { replay: settings.replay, silent: settings.silent, ..Commit::default() };
+        let mut commit = Commit { replay: settings.replay, silent: settings.silent, sink: settings.sink, ..Commit::default() };
         let mut records = Vec::with_capacity(items.len());
         for item in items {
             match item {
@@ -396,7 +399,7 @@ mod tests {
     /// the store's answers given.
     fn run(items: Vec<Fetched>, settled: HashSet<(String, String)>, removed: HashMap<String, i64>, current: HashMap<String, Current>) -> (Commit, Summary) {
         let components = Components { transformer_label: "t@1".into(), projector_label: "p@1".into(), ..Components::default() };
-        let settings = Settings { source: "a3-app-instances".into(), now: NOW, components, replay: false, silent: false, mode: g::SyncMode::Historic };
+        let settings = Settings { source: "a3-app-instances".into(), now: NOW, components, replay: false, silent: false, sink: None, mode: g::SyncMode::Historic };
         let mut page: Page<g::Element> = Page::new(settings, items);
         page.settled(&settled);
         let input = page.transform_input();

@@ -63,6 +63,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/serviceowner/dialogs", get(serviceowner::search).post(serviceowner::create))
         .route("/api/v1/serviceowner/dialogs/{id}", get(serviceowner::get).put(serviceowner::update).delete(serviceowner::delete))
         .route("/api/v1/serviceowner/dialogs/{id}/actions/restore", post(serviceowner::restore))
+        .route("/api/v1/serviceowner/dialogs/{id}/actions/purge", post(serviceowner::purge))
         .route("/api/v1/serviceowner/dialogs/{id}/activities", post(serviceowner::create_activity))
         .route("/api/v1/serviceowner/dialogs/{id}/endusercontext/systemlabels", put(serviceowner::set_system_labels))
         .route("/api/v1/events", get(events::list))

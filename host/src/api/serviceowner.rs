@@ -112,6 +112,38 @@ static VALIDATORS: LazyLock<HashMap<&'static str, jsonschema::Validator>> = Lazy
         .collect()
 });
 
+static COMPONENTS: LazyLock<Value> = LazyLock::new(|| serde_json::from_str::<Value>(SCHEMAS).expect("embedded schemas are JSON")["components"]["schemas"].clone());
+
+/// `v` cut to what Dialogporten's schema `name` has: properties the schema does not name are
+/// left out, at every depth (a dialog document as the sink sends it: a create, or an update,
+/// whose schema has fewer fields).
+pub fn fit(name: &str, v: &Value) -> Value {
+    fn walk(schema: &Value, v: &Value) -> Value {
+        let schema = match schema.get("$ref").and_then(Value::as_str).and_then(|r| r.rsplit('/').next()) {
+            Some(name) => &COMPONENTS[name],
+            None => schema,
+        };
+        // A nullable or composed schema: its one non-null alternative.
+        if let Some(alts) = schema.get("oneOf").or_else(|| schema.get("anyOf")).or_else(|| schema.get("allOf")).and_then(Value::as_array)
+            && let Some(alt) = alts.iter().find(|a| a.get("$ref").is_some() || a.get("properties").is_some())
+        {
+            return walk(alt, v);
+        }
+        match v {
+            Value::Object(m) => match schema.get("properties").and_then(Value::as_object) {
+                Some(props) => Value::Object(m.iter().filter_map(|(k, x)| props.get(k).map(|p| (k.clone(), walk(p, x)))).collect()),
+                None => v.clone(),
+            },
+            Value::Array(a) => match schema.get("items") {
+                Some(items) => Value::Array(a.iter().map(|x| walk(items, x)).collect()),
+                None => v.clone(),
+            },
+            _ => v.clone(),
+        }
+    }
+    walk(&COMPONENTS[name], v)
+}
+
 /// `/content/title/value/0` → `content.title.value[0]` (validate.rs names fields so too).
 fn field(pointer: &str) -> String {
     let mut out = String::new();
@@ -277,7 +309,8 @@ pub async fn create(State(state): State<Arc<ApiState>>, owner: ServiceOwner, byt
             Ok(created(&id, dialog_url(&id), &revision))
         }
         Written::Exists { id, by_key: true } => Err(repeat(id, key.as_deref().unwrap_or_default())),
-        Written::Exists { id, .. } => Err(Problem::conflict(format!("a dialog with id {id} exists"))),
+        // As Dialogporten: an existing id is a domain error (its unique constraint), 422.
+        Written::Exists { id, .. } => Err(Problem::unprocessable("id", format!("Entity 'DialogEntity' with key '{id}' already exists"))),
         Written::Stale => Err(Problem::internal("a create found a revision")),
     }
 }
@@ -375,6 +408,27 @@ pub async fn delete(State(state): State<Arc<ApiState>>, owner: ServiceOwner, Pat
 }
 
 /// `POST /api/v1/serviceowner/dialogs/{id}/actions/restore`.
+/// `POST /api/v1/serviceowner/dialogs/{id}/actions/purge`: the dialog removed for good (204;
+/// 404 when there is none; 412 when `If-Match` names another revision).
+pub async fn purge(State(state): State<Arc<ApiState>>, owner: ServiceOwner, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, Problem> {
+    let s = owned(&state, &owner, &id).await?;
+    if s.source != SOURCE {
+        return Err(Problem::conflict(format!("dialog {id} is migrated from {}: it changes at its source, not through this API", s.source)));
+    }
+    if let Some(expected) = if_match(&headers)?
+        && expected != s.revision
+    {
+        return Err(Problem::precondition_failed(format!("dialog {id} is at revision {}, not the one in If-Match", s.revision)));
+    }
+    match state.store.purge_service(&id).await? {
+        true => {
+            tracing::info!(source = SOURCE, org = %owner.org, dialog = %id, "dialog purged");
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        false => Err(Problem::not_found(format!("no dialog {id}"))),
+    }
+}
+
 pub async fn restore(State(state): State<Arc<ApiState>>, owner: ServiceOwner, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, Problem> {
     let revision = modify(&state, &owner, &id, &headers, Change::Restore, |doc| lifecycle(doc, "DialogRestored")).await?;
     Ok(no_content(&revision))

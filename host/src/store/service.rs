@@ -168,4 +168,16 @@ impl Store {
         tx.commit().await?;
         Ok(Written::Done)
     }
+
+    /// A service-owner dialog removed for good (Dialogporten's purge); false when there is none.
+    pub async fn purge_service(&self, id: &str) -> Result<bool> {
+        let at = now();
+        let mut tx = self.write(SOURCE).await?;
+        let gone = sqlx::query("DELETE FROM dialogs WHERE id = $1 AND source = $2 RETURNING party, service_resource").bind(id).bind(SOURCE).fetch_optional(&mut *tx).await?;
+        let Some(row) = gone else { return Ok(false) };
+        let event = NewEvent { dialog_id: id.into(), kind: "deleted", party: row.get(0), service_resource: row.get(1), detail: None };
+        self.append_events(&mut tx, SOURCE, &at, &[event]).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
 }

@@ -1,0 +1,357 @@
+//! The Dialogporten sink: sends the dialogs the outbox holds to Dialogporten's service-owner
+//! API, as Altinn's adapter does (`../shared/altinn/real-apis.md` §4). Per dialog, one at a
+//! time and in order; many dialogs at once (`parallel`), under a requests-per-second limit.
+//!
+//! - A dialog Dialogporten has not had from us is created with our id
+//!   (`POST …/dialogs?isSilentUpdate=`); a create that may have happened before a crash is
+//!   found by that id (409/422 "exists" → read it, then update).
+//! - A dialog it has is updated with `If-Match` of the revision we last saw, sending only the
+//!   activities and transmissions it does not have yet (they are immutable there); 412 → read
+//!   it, apply again; 410 (soft-deleted there) → restore, apply again.
+//! - A dialog gone from the store (removed at its source) is purged.
+//! - 401 → a new token, once; 429 → `Retry-After`; 5xx and timeouts → back off and keep
+//!   trying; 400 and a 422 that persists → a dead letter in phase `sink`.
+
+use crate::config::SinkConfig;
+use crate::maskinporten::Maskinporten;
+use crate::store::Store;
+use crate::store::sink::{Held, Queued};
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How a sender authenticates.
+pub enum Auth {
+    Token(String),
+    Maskinporten(Arc<Maskinporten>, String),
+}
+
+pub struct Sink {
+    base: String,
+    auth: Auth,
+    agent: ureq::Agent,
+    parallel: usize,
+    spacing: Duration,
+    last: Mutex<Instant>,
+}
+
+/// What one round of sending did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Sent {
+    pub created: u64,
+    pub updated: u64,
+    pub purged: u64,
+    pub retried: u64,
+    pub dead: u64,
+}
+
+/// The outcome of one HTTP request.
+struct Reply {
+    status: u16,
+    etag: Option<String>,
+    retry_after: Option<u64>,
+    body: String,
+}
+
+enum Outcome {
+    Done(Option<Held>, &'static str),
+    Retry(String, Duration),
+    Dead(String),
+}
+
+impl Sink {
+    pub fn new(c: &SinkConfig, maskinporten: Option<Arc<Maskinporten>>) -> anyhow::Result<Sink> {
+        anyhow::ensure!(c.kind == "dialogporten", "[sink] kind `{}`: the one sink is `dialogporten`", c.kind);
+        let auth = match (&c.token, maskinporten) {
+            (Some(t), _) => Auth::Token(t.clone()),
+            (None, Some(m)) => Auth::Maskinporten(m, c.scopes.clone()),
+            (None, None) => anyhow::bail!("[sink] needs a token: a [maskinporten] client, or `token` (development)"),
+        };
+        let agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(60))).http_status_as_error(false).build().into();
+        Ok(Sink {
+            base: c.url.trim_end_matches('/').to_string(),
+            auth,
+            agent,
+            parallel: c.parallel.max(1),
+            spacing: Duration::from_secs_f64(1.0 / c.rate_limit.max(0.001)),
+            last: Mutex::new(Instant::now() - Duration::from_secs(1)),
+        })
+    }
+
+    /// The configured sink, if there is one (`[sink]`, with `[maskinporten]` for its tokens).
+    pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Option<Sink>> {
+        let Some(sc) = &config.sink else { return Ok(None) };
+        let maskinporten = match (&sc.token, &config.maskinporten) {
+            (None, Some(m)) => Some(Arc::new(Maskinporten::new(m)?)),
+            _ => None,
+        };
+        Ok(Some(Sink::new(sc, maskinporten)?))
+    }
+
+    fn token(&self) -> anyhow::Result<String> {
+        Ok(match &self.auth {
+            Auth::Token(t) => t.clone(),
+            Auth::Maskinporten(m, scopes) => m.token(scopes)?,
+        })
+    }
+
+    fn forget_token(&self) {
+        if let Auth::Maskinporten(m, scopes) = &self.auth {
+            m.forget(scopes);
+        }
+    }
+
+    fn pace(&self) {
+        let wait = {
+            let mut last = self.last.lock().unwrap();
+            let due = *last + self.spacing;
+            let now = Instant::now();
+            *last = due.max(now);
+            due.saturating_duration_since(now)
+        };
+        std::thread::sleep(wait);
+    }
+
+    /// One request; a 401 gets one more try with a new token.
+    fn request(&self, method: &str, path: &str, if_match: Option<&str>, body: Option<&Value>) -> Result<Reply, String> {
+        for attempt in 0..2 {
+            self.pace();
+            let token = self.token().map_err(|e| format!("{e:#}"))?;
+            let url = format!("{}{path}", self.base);
+            let mut req = ureq::http::Request::builder().method(method).uri(&url).header("Authorization", format!("Bearer {token}")).header("Accept", "application/json");
+            if let Some(r) = if_match {
+                req = req.header("If-Match", r);
+            }
+            let sent = match body {
+                Some(b) => self.agent.run(req.header("Content-Type", "application/json").body(b.to_string()).map_err(|e| e.to_string())?),
+                None => self.agent.run(req.body(()).map_err(|e| e.to_string())?),
+            };
+            let mut r = sent.map_err(|e| format!("{method} {url}: {e}"))?;
+            let status = r.status().as_u16();
+            let header = |h: &str| r.headers().get(h).and_then(|v| v.to_str().ok()).map(|s| s.trim_matches('"').to_string());
+            let (etag, retry_after) = (header("etag"), header("retry-after").and_then(|s| s.parse().ok()));
+            let body = r.body_mut().read_to_string().unwrap_or_default();
+            if status == 401 && attempt == 0 {
+                self.forget_token();
+                continue;
+            }
+            return Ok(Reply { status, etag, retry_after, body });
+        }
+        unreachable!()
+    }
+
+    /// What Dialogporten holds of dialog `id` (None: not there).
+    fn read(&self, id: &str) -> Result<Option<(Held, Value)>, Outcome> {
+        let r = self.request("GET", &format!("/api/v1/serviceowner/dialogs/{id}"), None, None).map_err(|e| Outcome::Retry(e, Duration::ZERO))?;
+        match r.status {
+            200 => {
+                let doc: Value = serde_json::from_str(&r.body).unwrap_or_default();
+                let ids = |k: &str| doc[k].as_array().map(|a| a.iter().filter_map(|x| x["id"].as_str().map(str::to_string)).collect()).unwrap_or_default();
+                let revision = r.etag.clone().or_else(|| doc["revision"].as_str().map(str::to_string));
+                let held = Held { revision, deleted: !doc["deletedAt"].is_null() && doc.get("deletedAt").is_some(), activities: ids("activities"), transmissions: ids("transmissions") };
+                Ok(Some((held, doc)))
+            }
+            404 => Ok(None),
+            410 => Ok(Some((Held { deleted: true, ..Held::default() }, Value::Null))),
+            _ => Err(failure(&r, "GET")),
+        }
+    }
+
+    /// Sends one queued dialog's current state.
+    fn send(&self, q: &Queued, document: Option<&str>, held: Option<Held>) -> Outcome {
+        let silent = if q.silent { "?isSilentUpdate=true" } else { "?isSilentUpdate=false" };
+        let id = &q.dialog_id;
+        let Some(document) = document else {
+            // Gone at the source: purged there (nothing to do if Dialogporten never had it).
+            let r = match self.request("POST", &format!("/api/v1/serviceowner/dialogs/{id}/actions/purge{silent}"), held.as_ref().and_then(|h| h.revision.as_deref()), None) {
+                Ok(r) => r,
+                Err(e) => return Outcome::Retry(e, Duration::ZERO),
+            };
+            return match r.status {
+                204 | 404 => Outcome::Done(None, "purged"),
+                412 => Outcome::Retry("412 on purge: read again".into(), Duration::ZERO),
+                _ => failure(&r, "purge"),
+            };
+        };
+        let doc: Value = match serde_json::from_str(document) {
+            Ok(d) => d,
+            Err(e) => return Outcome::Dead(format!("the stored document is not JSON: {e}")),
+        };
+        let mut held = held;
+        for _ in 0..4 {
+            let Some(h) = held.clone() else {
+                let r = match self.request("POST", &format!("/api/v1/serviceowner/dialogs{silent}"), None, Some(&crate::api::serviceowner::fit("CreateDialog", &doc))) {
+                    Ok(r) => r,
+                    Err(e) => return Outcome::Retry(e, Duration::ZERO),
+                };
+                match r.status {
+                    201 => return Outcome::Done(Some(Held { revision: r.etag, deleted: false, activities: ids(&doc, "activities"), transmissions: ids(&doc, "transmissions") }), "created"),
+                    // Created before (a crash between the create and its record): read it, update.
+                    409 | 422 if r.body.contains(id.as_str()) || r.body.to_lowercase().contains("exist") => {
+                        match self.read(id) {
+                            Ok(Some((found, _))) => held = Some(found),
+                            Ok(None) => return failure(&r, "create"),
+                            Err(o) => return o,
+                        }
+                        continue;
+                    }
+                    _ => return failure(&r, "create"),
+                }
+            };
+            if h.deleted {
+                let r = match self.request("POST", &format!("/api/v1/serviceowner/dialogs/{id}/actions/restore{silent}"), h.revision.as_deref(), None) {
+                    Ok(r) => r,
+                    Err(e) => return Outcome::Retry(e, Duration::ZERO),
+                };
+                match r.status {
+                    204 => held = Some(Held { revision: r.etag, deleted: false, ..h }),
+                    412 => held = self.read(id).ok().flatten().map(|x| x.0),
+                    _ => return failure(&r, "restore"),
+                }
+                continue;
+            }
+            // Activities and transmissions are immutable there: only the new ones.
+            let mut update = crate::api::serviceowner::fit("UpdateDialog", &doc);
+            for (k, have) in [("activities", &h.activities), ("transmissions", &h.transmissions)] {
+                if let Some(a) = update.get_mut(k).and_then(Value::as_array_mut) {
+                    a.retain(|x| !x["id"].as_str().is_some_and(|i| have.iter().any(|h| h == i)));
+                }
+            }
+            let r = match self.request("PUT", &format!("/api/v1/serviceowner/dialogs/{id}{silent}"), h.revision.as_deref(), Some(&update)) {
+                Ok(r) => r,
+                Err(e) => return Outcome::Retry(e, Duration::ZERO),
+            };
+            match r.status {
+                204 | 200 => {
+                    // The system label is the end user's context there, not in UpdateDialog: set apart.
+                    let mut revision = r.etag;
+                    if let Some(label) = doc["systemLabel"].as_str() {
+                        let body = serde_json::json!({ "addLabels": [label] });
+                        match self.request("PUT", &format!("/api/v1/serviceowner/dialogs/{id}/endusercontext/systemlabels{silent}"), revision.as_deref(), Some(&body)) {
+                            Ok(r) if r.status == 204 || r.status == 200 => revision = r.etag.or(revision),
+                            Ok(r) => return failure(&r, "set the system label"),
+                            Err(e) => return Outcome::Retry(e, Duration::ZERO),
+                        }
+                    }
+                    return Outcome::Done(Some(Held { revision, deleted: false, activities: ids(&doc, "activities"), transmissions: ids(&doc, "transmissions") }), "updated");
+                }
+                // Changed there by another writer, or deleted there: read, apply again.
+                412 | 410 | 404 => match self.read(id) {
+                    Ok(found) => held = found.map(|x| x.0),
+                    Err(o) => return o,
+                },
+                _ => return failure(&r, "update"),
+            }
+        }
+        Outcome::Retry(format!("dialog {id} kept changing in Dialogporten while it was sent"), Duration::ZERO)
+    }
+
+    /// One round: up to `parallel × 4` due dialogs, `parallel` at a time. Returns what was done.
+    pub async fn round(self: &Arc<Self>, store: &Store) -> anyhow::Result<Sent> {
+        let due = store.due(crate::clock::micros(), (self.parallel * 4) as i64).await?;
+        let mut sent = Sent::default();
+        for chunk in due.chunks(self.parallel) {
+            let mut tasks = Vec::new();
+            for q in chunk.iter().cloned() {
+                let (sink, store) = (self.clone(), store.clone());
+                tasks.push(tokio::spawn(async move {
+                    let document = store.document(&q.dialog_id).await?;
+                    let held = store.held(&q.dialog_id).await?;
+                    let s = sink.clone();
+                    let q2 = q.clone();
+                    let outcome = tokio::task::spawn_blocking(move || s.send(&q2, document.as_deref(), held)).await?;
+                    anyhow::Ok((q, outcome))
+                }));
+            }
+            for t in tasks {
+                let (q, outcome) = t.await??;
+                match outcome {
+                    Outcome::Done(held, what) => {
+                        store.sent(&q, held.as_ref()).await?;
+                        match what {
+                            "created" => sent.created += 1,
+                            "updated" => sent.updated += 1,
+                            _ => sent.purged += 1,
+                        }
+                    }
+                    // A 422 that persists through its retries is Dialogporten's final word.
+                    Outcome::Retry(error, _) if q.attempts >= 8 && error.contains("HTTP 422") => {
+                        tracing::warn!(sink = "dialogporten", dialog = %q.dialog_id, error = %error, "Dialogporten refused the dialog");
+                        store.sink_dead(&q, &error).await?;
+                        sent.dead += 1;
+                    }
+                    Outcome::Retry(error, after) => {
+                        // Back off: 1 s, 2 s, 4 s … at most 2 min, or what Retry-After said.
+                        let backoff = Duration::from_secs(1 << q.attempts.clamp(0, 7)).min(Duration::from_secs(120));
+                        let wait = if after.is_zero() { backoff } else { after };
+                        tracing::warn!(sink = "dialogporten", dialog = %q.dialog_id, attempts = q.attempts + 1, error = %error, "send failed; will retry");
+                        store.send_failed(&q, &error, crate::clock::micros() + wait.as_micros() as i64).await?;
+                        sent.retried += 1;
+                    }
+                    Outcome::Dead(error) => {
+                        tracing::warn!(sink = "dialogporten", dialog = %q.dialog_id, error = %error, "Dialogporten refused the dialog");
+                        store.sink_dead(&q, &error).await?;
+                        sent.dead += 1;
+                    }
+                }
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Sends until nothing is due (`run --once`, a backfill's end); stops early when a round
+    /// only retried (Dialogporten is down: the rest waits in the outbox).
+    pub async fn drain(self: &Arc<Self>, store: &Store) -> anyhow::Result<Sent> {
+        let mut total = Sent::default();
+        loop {
+            let s = self.round(store).await?;
+            total.created += s.created;
+            total.updated += s.updated;
+            total.purged += s.purged;
+            total.retried += s.retried;
+            total.dead += s.dead;
+            if s.created + s.updated + s.purged + s.dead == 0 {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+fn ids(doc: &Value, k: &str) -> Vec<String> {
+    doc[k].as_array().map(|a| a.iter().filter_map(|x| x["id"].as_str().map(str::to_string)).collect()).unwrap_or_default()
+}
+
+/// A reply that is not a success, sorted into the adapter's retry classes.
+fn failure(r: &Reply, what: &str) -> Outcome {
+    let detail = format!("{what}: HTTP {}: {}", r.status, r.body.chars().take(500).collect::<String>());
+    match r.status {
+        429 => Outcome::Retry(detail, Duration::from_secs(r.retry_after.unwrap_or(5))),
+        400 | 403 => Outcome::Dead(detail),
+        // A 422 persists after its retries (the outbox counts them): then it is a dead letter.
+        409 | 412 | 422 | 401 | 404 | 410 => Outcome::Retry(detail, Duration::ZERO),
+        _ => Outcome::Retry(detail, Duration::ZERO),
+    }
+}
+
+/// Sends while the host runs: a round whenever dialogs are due, a short sleep when none are,
+/// until `stop`; the round in flight is finished.
+pub async fn keep_sending(sink: Arc<Sink>, store: Store, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let idle = match sink.round(&store).await {
+            Ok(s) => s.created + s.updated + s.purged + s.dead == 0,
+            Err(e) => {
+                tracing::warn!(sink = "dialogporten", error = %format!("{e:#}"), "sending failed");
+                true
+            }
+        };
+        if idle {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
+    }
+}
