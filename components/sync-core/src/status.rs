@@ -26,6 +26,22 @@ pub struct Report {
     pub hosts: Vec<HostReport>,
     /// Newest day first.
     pub changelog: Vec<ChangelogDay>,
+    /// The Dialogporten sink, once anything was queued for it (docs/dialogporten.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dialogporten: Option<SinkReport>,
+}
+
+/// What the Dialogporten sink has sent and what waits in its outbox.
+#[derive(Debug, Serialize, Clone, PartialEq)]
+pub struct SinkReport {
+    /// Dialogs waiting to be sent.
+    pub waiting: i64,
+    /// When the oldest of them was queued.
+    pub oldest: Option<String>,
+    /// The last error a send met, of those still waiting.
+    pub last_error: Option<String>,
+    /// Dialogs Dialogporten holds, as last answered.
+    pub sent: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -55,6 +71,9 @@ pub struct SourceReport {
     pub discarded: i64,
     pub missing: Vec<String>,
     pub historic: Historic,
+    /// Of this source's dialogs, those Dialogporten holds (a sink configured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_dialogporten: Option<i64>,
     /// Which components made the dialogs: (transformer hash, projector hash) → dialogs.
     pub made_by: Vec<MadeBy>,
 }
@@ -470,6 +489,7 @@ pub async fn report<D: Db>(db: &mut D, now_micros: i64, configured: &[String], g
                 windows_total,
                 windows: all_windows.iter().filter(|w| w.source == *name).cloned().collect(),
             },
+            in_dialogporten: None,
             made_by: made_by
                 .iter()
                 .filter(|m| m.0 == *name)
@@ -478,7 +498,20 @@ pub async fn report<D: Db>(db: &mut D, now_micros: i64, configured: &[String], g
         });
     }
     let dialog_services = totals.get(SERVICE_OWNER_SOURCE).map_or(0, |t| t.0);
+    let (dialogporten, per_source) = sink(db).await?;
+    if let Some(d) = &dialogporten {
+        for s in &mut sources {
+            s.in_dialogporten = Some(per_source.get(&s.source).copied().unwrap_or(0));
+        }
+        if d.waiting > 0
+            && let Some(e) = &d.last_error
+        {
+            let since = d.oldest.as_deref().map(when).unwrap_or_default();
+            problems.push(format!("Dialogporten: {} waiting to be sent (the oldest since {since}); last error: {e}", plural(d.waiting, "dialog", "dialogs")));
+        }
+    }
     Ok(Report {
+        dialogporten,
         generated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         dialog_services,
         hosts,
@@ -486,6 +519,23 @@ pub async fn report<D: Db>(db: &mut D, now_micros: i64, configured: &[String], g
         problems,
         changelog: changelog(&changelog_entries(db).await?),
     })
+}
+
+/// The sink's outbox and what Dialogporten holds, per source; None when nothing was ever queued.
+async fn sink<D: Db>(db: &mut D) -> Result<(Option<SinkReport>, BTreeMap<String, i64>), D::Error> {
+    let queued = db.query(Statement::new("SELECT COUNT(*), MIN(queued_at) FROM outbox")).await?;
+    let (waiting, oldest) = queued.first().map_or((0, None), |r| (r.int(0), r.opt_text(1)));
+    let per_source: BTreeMap<String, i64> = db.query(Statement::new("SELECT source, COUNT(*) FROM sink_dialogs GROUP BY source")).await?.iter().map(|r| (r.text(0), r.int(1))).collect();
+    if waiting == 0 && per_source.is_empty() {
+        return Ok((None, per_source));
+    }
+    let last_error = db
+        .query(Statement::new("SELECT last_error FROM outbox WHERE last_error IS NOT NULL ORDER BY attempts DESC, queued_at LIMIT 1"))
+        .await?
+        .first()
+        .and_then(|r| r.opt_text(0));
+    let sent = per_source.values().sum();
+    Ok((Some(SinkReport { waiting, oldest, last_error, sent }), per_source))
 }
 
 /// Groups the changelog by day, newest first; a source's watermark moves of one day become one
@@ -531,6 +581,19 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(m, "Written from the store at {generated}.\n");
     // Dialog services first, as on Altinn's page.
     let _ = writeln!(m, "✔ {} — written through the service-owner API, available at once. {} dialogs.\n", title(SERVICE_OWNER_SOURCE), r.dialog_services);
+    if let Some(d) = &r.dialogporten {
+        let there = plural(d.sent, "dialog", "dialogs");
+        match (d.waiting, &d.oldest) {
+            (0, _) => {
+                let _ = writeln!(m, "✔ Dialogporten — in sync: {there} sent, none waiting.\n");
+            }
+            (n, oldest) => {
+                let since = oldest.as_deref().map(|t| format!(", the oldest since {}", when(t))).unwrap_or_default();
+                let error = d.last_error.as_deref().map(|e| format!("; last error: {e}")).unwrap_or_default();
+                let _ = writeln!(m, "⚠ Dialogporten — {} waiting to be sent{since}{error}. {there} sent.\n", plural(n, "dialog", "dialogs"));
+            }
+        }
+    }
     for s in &r.sources {
         let mark = if s.ok { "✔" } else { "⚠" };
         if s.live == "files" {
@@ -554,7 +617,8 @@ pub fn markdown(r: &Report) -> String {
         if let Some(lag) = s.lag_seconds {
             let _ = write!(line, ", lag {}", span(lag));
         }
-        let _ = writeln!(m, "{line}. {} dialogs.\n", s.dialogs);
+        let there = s.in_dialogporten.map(|n| format!(", {n} in Dialogporten")).unwrap_or_default();
+        let _ = writeln!(m, "{line}. {} dialogs{there}.\n", s.dialogs);
     }
     let _ = writeln!(m, "### Historic data\n");
     let _ = writeln!(m, "| Source | Migrated back to | Goal |");

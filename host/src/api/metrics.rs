@@ -43,5 +43,12 @@ pub async fn metrics(State(state): State<Arc<ApiState>>) -> Result<impl IntoResp
         report.sources.iter().map(|s| (src(&s.source), s.historic.windows_done as f64)));
     family(&mut out, "dialogsync_historic_windows", "gauge", "Historic windows planned (back to the goal).",
         report.sources.iter().map(|s| (src(&s.source), s.historic.windows_total as f64)));
+    if let Some(d) = &report.dialogporten {
+        let age = d.oldest.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds().max(0) as f64);
+        family(&mut out, "dialogsync_outbox_waiting", "gauge", "Dialogs waiting in the outbox to be sent to Dialogporten.", [(String::new(), d.waiting as f64)]);
+        family(&mut out, "dialogsync_outbox_oldest_seconds", "gauge", "Age of the oldest dialog waiting in the outbox.", age.map(|a| (String::new(), a)));
+        family(&mut out, "dialogsync_dialogporten_dialogs", "gauge", "Dialogs Dialogporten holds, by source, as it last answered.",
+            report.sources.iter().filter_map(|s| Some((src(&s.source), s.in_dialogporten? as f64))));
+    }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
 }
