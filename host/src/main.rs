@@ -598,7 +598,7 @@ async fn run(cli: Cli) -> Result<()> {
                 // sent yet waits in the outbox for the next run or backfill).
                 if let Some(sink) = dialogsync::sink::Sink::from_config(&config)?.map(std::sync::Arc::new) {
                     let sent = sink.drain(&store).await?;
-                    let waiting = store.outbox().await?.waiting;
+                    let waiting = store.outbox().await?.map_or(0, |o| o.waiting);
                     eprintln!("Dialogporten: {} created, {} updated, {} purged, {} refused; {waiting} waiting to be sent", sent.created, sent.updated, sent.purged, sent.dead);
                 }
                 if summary_json {

@@ -148,7 +148,7 @@ impl Sink {
                 let doc: Value = serde_json::from_str(&r.body).unwrap_or_default();
                 let ids = |k: &str| doc[k].as_array().map(|a| a.iter().filter_map(|x| x["id"].as_str().map(str::to_string)).collect()).unwrap_or_default();
                 let revision = r.etag.clone().or_else(|| doc["revision"].as_str().map(str::to_string));
-                let held = Held { revision, deleted: !doc["deletedAt"].is_null() && doc.get("deletedAt").is_some(), activities: ids("activities"), transmissions: ids("transmissions") };
+                let held = Held { revision, deleted: !doc["deletedAt"].is_null(), activities: ids("activities"), transmissions: ids("transmissions") };
                 Ok(Some((held, doc)))
             }
             404 => Ok(None),
@@ -327,8 +327,7 @@ fn failure(r: &Reply, what: &str) -> Outcome {
     match r.status {
         429 => Outcome::Retry(detail, Duration::from_secs(r.retry_after.unwrap_or(5))),
         400 | 403 => Outcome::Dead(detail),
-        // A 422 persists after its retries (the outbox counts them): then it is a dead letter.
-        409 | 412 | 422 | 401 | 404 | 410 => Outcome::Retry(detail, Duration::ZERO),
+        // Everything else is tried again; a 422 that persists becomes a dead letter in `round`.
         _ => Outcome::Retry(detail, Duration::ZERO),
     }
 }

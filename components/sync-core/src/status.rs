@@ -522,7 +522,7 @@ pub async fn report<D: Db>(db: &mut D, now_micros: i64, configured: &[String], g
 }
 
 /// The sink's outbox and what Dialogporten holds, per source; None when nothing was ever queued.
-async fn sink<D: Db>(db: &mut D) -> Result<(Option<SinkReport>, BTreeMap<String, i64>), D::Error> {
+pub async fn sink<D: Db>(db: &mut D) -> Result<(Option<SinkReport>, BTreeMap<String, i64>), D::Error> {
     let queued = db.query(Statement::new("SELECT COUNT(*), MIN(queued_at) FROM outbox")).await?;
     let (waiting, oldest) = queued.first().map_or((0, None), |r| (r.int(0), r.opt_text(1)));
     let per_source: BTreeMap<String, i64> = db.query(Statement::new("SELECT source, COUNT(*) FROM sink_dialogs GROUP BY source")).await?.iter().map(|r| (r.text(0), r.int(1))).collect();

@@ -24,15 +24,6 @@ pub struct Held {
     pub transmissions: Vec<String>,
 }
 
-/// The outbox at a glance, for the status page and `/metrics`.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Outbox {
-    pub waiting: i64,
-    pub oldest: Option<String>,
-    pub last_error: Option<String>,
-    pub sent: i64,
-}
-
 impl Store {
     /// Up to `limit` queued dialogs due at `now_micros`, oldest first.
     pub async fn due(&self, now_micros: i64, limit: i64) -> Result<Vec<Queued>> {
@@ -123,12 +114,8 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
-
-    /// The outbox's depth, its oldest entry, its last error, and how many dialogs Dialogporten holds.
-    pub async fn outbox(&self) -> Result<Outbox> {
-        let r = sqlx::query("SELECT COUNT(*), MIN(queued_at) FROM outbox").fetch_one(&self.pool).await?;
-        let last_error = sqlx::query("SELECT last_error FROM outbox WHERE last_error IS NOT NULL ORDER BY attempts DESC, queued_at LIMIT 1").fetch_optional(&self.pool).await?.map(|r| r.get(0));
-        let sent = sqlx::query("SELECT COUNT(*) FROM sink_dialogs").fetch_one(&self.pool).await?.get(0);
-        Ok(Outbox { waiting: r.get(0), oldest: r.get(1), last_error, sent })
+    /// The outbox at a glance (the status report's Dialogporten line): None before anything was queued.
+    pub async fn outbox(&self) -> Result<Option<dialogsync_core::status::SinkReport>> {
+        Ok(dialogsync_core::status::sink(&mut self.db()).await?.0)
     }
 }
