@@ -416,6 +416,20 @@ fn service_owners_write_dialogs_of_their_own_resources_with_revisions_and_events
     let bad = serde_json::json!({ "systemLabels": ["MarkedAsUnopened"] });
     assert_eq!(server.send("PUT", &format!("{so}/{id}/endusercontext/systemlabels"), Some(&a), &[], Some(&bad)).status, 422);
 
+    // isSilentUpdate: updatedAt and the label stay, and no event; a loud update moves updatedAt
+    // on and puts the dialog back in the inbox (Default), as Dialogporten's.
+    let quiet = serde_json::json!({ "status": "Completed", "content": update["content"] });
+    let before = server.send("GET", &format!("{so}/{id}"), Some(&a), &[], None).body;
+    assert_eq!(server.send("PUT", &format!("{so}/{id}?isSilentUpdate=true"), Some(&a), &[], Some(&quiet)).status, 204);
+    let after = server.send("GET", &format!("{so}/{id}"), Some(&a), &[], None).body;
+    assert_eq!((&after["updatedAt"], after["systemLabel"].as_str()), (&before["updatedAt"], Some("Archive")), "{after}");
+    assert_ne!(after["revision"], before["revision"]);
+    assert_eq!(server.send("PUT", &format!("{so}/{id}?isSilentUpdate=yes"), Some(&a), &[], Some(&quiet)).status, 400);
+    assert_eq!(server.send("PUT", &format!("{so}/{id}?IsSilentUpdate=false"), Some(&a), &[], Some(&quiet)).status, 204);
+    let loud = server.send("GET", &format!("{so}/{id}"), Some(&a), &[], None).body;
+    assert_eq!(loud["systemLabel"], "Default", "{loud}");
+    assert!(loud["updatedAt"].as_str() >= before["updatedAt"].as_str(), "{loud}");
+
     // Delete: gone for the end user (410), kept for its owner; restore brings it back.
     assert_eq!(server.send("DELETE", &format!("{so}/{id}"), Some(&a), &[], None).status, 204);
     assert!(!all_pages(&server, &user, "").contains(&id));
@@ -447,8 +461,8 @@ fn service_owners_write_dialogs_of_their_own_resources_with_revisions_and_events
     let (code, a_events, _) = server.get("/api/v1/events?limit=1000", Some(&a));
     assert_eq!(code, 200, "{a_events}");
     let expected = [
-        "created.v1", "activity.information.v1", "updated.v1", "activity.dialog-closed.v1", "updated.v1",
-        "activity.dialog-deleted.v1", "deleted.v1", "restored.v1", "activity.dialog-restored.v1",
+        "created.v1", "activity.information.v1", "updated.v1", "activity.dialog-closed.v1", "updated.v1", "updated.v1", "deleted.v1",
+        "restored.v1",
     ];
     assert_eq!(types_of(&a_events, &id), expected);
     assert!(!types_of(&a_events, &migrated).is_empty(), "A owns the migrated app's resource");
@@ -463,6 +477,15 @@ fn service_owners_write_dialogs_of_their_own_resources_with_revisions_and_events
     // The status page's "Dialog services" line counts both.
     assert_eq!(env.status()["dialog_services"], 2);
     assert!(env.ok(&["status"]).contains("✔ Dialog services — written through the service-owner API, available at once. 2 dialogs."));
+
+    // A future visibleFrom becomes the new dialog's createdAt and updatedAt (Dialogporten's `OnCreate`).
+    let mut later = new_dialog("urn:altinn:resource:digdir-test", "Kommer");
+    later["createdAt"] = "2024-05-01T10:00:00Z".into();
+    later["visibleFrom"] = "2099-01-01T00:00:00Z".into();
+    let r = server.send("POST", &format!("{so}?isSilentUpdate=true"), Some(&a), &[], Some(&later));
+    assert_eq!(r.status, 201, "{r:?}");
+    let got = server.send("GET", &format!("{so}/{}", r.body.as_str().unwrap()), Some(&a), &[], None).body;
+    assert_eq!((got["createdAt"].as_str(), got["updatedAt"].as_str()), (Some("2099-01-01T00:00:00Z"), Some("2099-01-01T00:00:00Z")), "{got}");
 }
 
 #[test]

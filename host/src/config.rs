@@ -92,6 +92,14 @@ impl SinkConfig {
     pub fn queue(&self, historic: bool) -> Option<bool> {
         Some(if historic { self.silent_history } else { self.silent_live })
     }
+
+    /// The sink as a source with `sink_silent` sends to it.
+    pub fn for_source(mut self, silent: Option<bool>) -> SinkConfig {
+        if let Some(s) = silent {
+            (self.silent_history, self.silent_live) = (s, s);
+        }
+        self
+    }
 }
 
 /// `dialogsync serve`.
@@ -210,6 +218,10 @@ pub struct SourceConfig {
     /// Write this source's dialogs without change events (like Dialogporten's silent updates).
     #[serde(default)]
     pub silent: bool,
+    /// `isSilentUpdate` for this source's dialogs in Dialogporten, history and live alike
+    /// (overrides `[sink] silent_history` / `silent_live`).
+    #[serde(default)]
+    pub sink_silent: Option<bool>,
     /// `id_field`: the JSON field holding each record's id; `version_fields`: the fields holding
     /// its version (a time or a number), the first present winning.
     #[serde(flatten)]
@@ -462,6 +474,7 @@ impl Config {
             back_to: None,
             window_days: default_window_days(),
             silent: false,
+            sink_silent: None,
             keys: RecordKeys { id_field: k.id_field.into(), version_fields: strings(k.version_fields), created_fields: strings(k.created_fields) },
         })
     }

@@ -176,9 +176,12 @@ enum Command {
         /// Last day (default: today).
         #[arg(long)]
         to: Option<chrono::NaiveDate>,
-        /// Fetch and migrate the missing records.
+        /// Fetch and migrate the missing records (with --sink: send what differs again).
         #[arg(long)]
         repair: bool,
+        /// Compare the source's dialogs with Dialogporten's (`[sink]`) instead of the source's records.
+        #[arg(long)]
+        sink: bool,
         /// A files source's folder (overrides the source's `input`).
         #[arg(long)]
         input: Option<PathBuf>,
@@ -518,7 +521,26 @@ async fn run(cli: Cli) -> Result<()> {
                     out!("{source}: replayed {from}..{to}: {} dialogs changed ({})", s.migrated, s.line());
                 }
             }
-            Command::Verify { source, from, to, repair, input, json } => {
+            Command::Verify { source, sink: true, repair, json, .. } => {
+                config.source(&source)?;
+                let holder = format!("verify@{}", dialogsync::store::lease::machine_name());
+                let sink = dialogsync::sink::Sink::from_config(&config, &holder)?.context("verify --sink needs a [sink] in the config")?;
+                let v = std::sync::Arc::new(sink).verify(&store, &source, repair).await?;
+                store.release("dialogporten", "sink", &holder).await?;
+                if json {
+                    out!("{}", serde_json::to_string(&v)?);
+                } else {
+                    out!("{source}: {} in the store, {} differ from Dialogporten", v.dialogs, v.differ.len());
+                    for d in &v.differ {
+                        out!("  {}: {}", d.id, d.what);
+                    }
+                    if let Some(r) = &v.repaired {
+                        out!("  repaired: {} created, {} updated, {} deleted, {} retried, {} refused", r.created, r.updated, r.deleted, r.retried, r.dead);
+                    }
+                }
+                anyhow::ensure!(v.differ.is_empty(), "{source}: {} differ from Dialogporten", dialogsync_core::status::plural(v.differ.len() as i64, "dialog", "dialogs"));
+            }
+            Command::Verify { source, from, to, repair, input, json, sink: false } => {
                 let sc = config.source(&source)?;
                 let v = if sc.connector == "files" {
                     let input = input.or(sc.input.clone()).with_context(|| format!("source {source} has no input folder: pass --input DIR"))?;
@@ -560,6 +582,13 @@ async fn run(cli: Cli) -> Result<()> {
                 out!("discarded {}: {reason}", dialogsync_core::status::plural(n as i64, "dead letter", "dead letters"));
             }
             Command::DeadLetters { command: DeadLettersCommand::Retry { source } } => {
+                // The sink's (phase `sink`): their dialogs queued to be sent again.
+                if let Some(sc) = &config.sink {
+                    let n = store.requeue_sink_dead(source.as_deref(), sc.silent_history, sc.silent_live).await?;
+                    if n > 0 {
+                        out!("dialogporten: {} queued to be sent again", dialogsync_core::status::plural(n as i64, "dialog", "dialogs"));
+                    }
+                }
                 for (s, summary) in dialogsync::replay::retry(&config, &store, source.as_deref()).await? {
                     out!("{s}: {}", summary.line());
                 }
@@ -596,10 +625,17 @@ async fn run(cli: Cli) -> Result<()> {
                 store.log(Some(&source), "backfill", &format!("backfill from {}: {}", input.display(), summary.line())).await?;
                 // With a sink: what the backfill changed goes to Dialogporten now (what cannot be
                 // sent yet waits in the outbox for the next run or backfill).
-                if let Some(sink) = dialogsync::sink::Sink::from_config(&config)?.map(std::sync::Arc::new) {
+                // The backfill sends as `backfill@MACHINE`: one killed and started again takes its lease back at once.
+                let holder = format!("backfill@{}", dialogsync::store::lease::machine_name());
+                if let Some(sink) = dialogsync::sink::Sink::from_config(&config, &holder)?.map(std::sync::Arc::new) {
                     let sent = sink.drain(&store).await?;
+                    store.release("dialogporten", "sink", &holder).await?;
                     let waiting = store.outbox().await?.map_or(0, |o| o.waiting);
-                    eprintln!("Dialogporten: {} created, {} updated, {} purged, {} refused; {waiting} waiting to be sent", sent.created, sent.updated, sent.purged, sent.dead);
+                    let busy = if sent.busy { " (another host holds the sender's lease and sends them)" } else { "" };
+                    eprintln!(
+                        "Dialogporten: {} created, {} updated, {} deleted, {} purged, {} refused; {waiting} waiting to be sent{busy}",
+                        sent.created, sent.updated, sent.deleted, sent.purged, sent.dead
+                    );
                 }
                 if summary_json {
                     out!("{}", serde_json::to_string(&summary)?);

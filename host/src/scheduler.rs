@@ -381,7 +381,7 @@ pub async fn run(config: Config, store: Store, opts: RunOptions, stop: watch::Re
         })
     };
     // The Dialogporten sink's sender: always draining while the host runs (`--once`: at the end).
-    let sink = crate::sink::Sink::from_config(&config)?.map(Arc::new);
+    let sink = crate::sink::Sink::from_config(&config, &opts.host)?.map(Arc::new);
     let sender = match (&sink, opts.once) {
         (Some(sink), false) => Some(tokio::spawn(crate::sink::keep_sending(sink.clone(), store.clone(), stop.clone()))),
         _ => None,
@@ -415,7 +415,7 @@ pub async fn run(config: Config, store: Store, opts: RunOptions, stop: watch::Re
         let _ = sender.await;
     } else if let Some(sink) = &sink {
         let sent = sink.drain(&store).await?;
-        tracing::info!(sink = "dialogporten", created = sent.created, updated = sent.updated, purged = sent.purged, retried = sent.retried, dead = sent.dead, "sent to Dialogporten");
+        tracing::info!(sink = "dialogporten", created = sent.created, updated = sent.updated, deleted = sent.deleted, purged = sent.purged, retried = sent.retried, dead = sent.dead, scheduled = sent.scheduled, busy = sent.busy, "sent to Dialogporten");
     }
     beat.abort();
     store.host_stopped(&opts.host).await?;

@@ -94,7 +94,7 @@ impl Pipeline {
             now: crate::clock::micros(),
             replay: false,
             silent: sc.silent,
-            sink: config.sink.clone(),
+            sink: config.sink.clone().map(|s| s.for_source(sc.sink_silent)),
         })
     }
 

@@ -42,6 +42,9 @@ pub struct SinkReport {
     pub last_error: Option<String>,
     /// Dialogs Dialogporten holds, as last answered.
     pub sent: i64,
+    /// Dialogs held back until their `visibleFrom` (sent then, so Dialogporten does not move
+    /// their dates to it): not waiting on anything that could fail.
+    pub scheduled: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -523,10 +526,13 @@ pub async fn report<D: Db>(db: &mut D, now_micros: i64, configured: &[String], g
 
 /// The sink's outbox and what Dialogporten holds, per source; None when nothing was ever queued.
 pub async fn sink<D: Db>(db: &mut D) -> Result<(Option<SinkReport>, BTreeMap<String, i64>), D::Error> {
-    let queued = db.query(Statement::new("SELECT COUNT(*), MIN(queued_at) FROM outbox")).await?;
+    // A row held back for its visibleFrom has a future `not_before` and no error.
+    let held = "last_error IS NULL AND not_before > 0";
+    let queued = db.query(Statement::new(format!("SELECT COUNT(*), MIN(queued_at) FROM outbox WHERE NOT ({held})"))).await?;
     let (waiting, oldest) = queued.first().map_or((0, None), |r| (r.int(0), r.opt_text(1)));
+    let scheduled = db.query(Statement::new(format!("SELECT COUNT(*) FROM outbox WHERE {held}"))).await?.first().map_or(0, |r| r.int(0));
     let per_source: BTreeMap<String, i64> = db.query(Statement::new("SELECT source, COUNT(*) FROM sink_dialogs GROUP BY source")).await?.iter().map(|r| (r.text(0), r.int(1))).collect();
-    if waiting == 0 && per_source.is_empty() {
+    if waiting == 0 && scheduled == 0 && per_source.is_empty() {
         return Ok((None, per_source));
     }
     let last_error = db
@@ -535,7 +541,7 @@ pub async fn sink<D: Db>(db: &mut D) -> Result<(Option<SinkReport>, BTreeMap<Str
         .first()
         .and_then(|r| r.opt_text(0));
     let sent = per_source.values().sum();
-    Ok((Some(SinkReport { waiting, oldest, last_error, sent }), per_source))
+    Ok((Some(SinkReport { waiting, oldest, last_error, sent, scheduled }), per_source))
 }
 
 /// Groups the changelog by day, newest first; a source's watermark moves of one day become one
@@ -583,14 +589,18 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(m, "✔ {} — written through the service-owner API, available at once. {} dialogs.\n", title(SERVICE_OWNER_SOURCE), r.dialog_services);
     if let Some(d) = &r.dialogporten {
         let there = plural(d.sent, "dialog", "dialogs");
+        let later = match d.scheduled {
+            0 => String::new(),
+            n => format!(" {} to be sent when they become visible (visibleFrom).", plural(n, "dialog", "dialogs")),
+        };
         match (d.waiting, &d.oldest) {
             (0, _) => {
-                let _ = writeln!(m, "✔ Dialogporten — in sync: {there} sent, none waiting.\n");
+                let _ = writeln!(m, "✔ Dialogporten — in sync: {there} sent, none waiting.{later}\n");
             }
             (n, oldest) => {
                 let since = oldest.as_deref().map(|t| format!(", the oldest since {}", when(t))).unwrap_or_default();
                 let error = d.last_error.as_deref().map(|e| format!("; last error: {e}")).unwrap_or_default();
-                let _ = writeln!(m, "⚠ Dialogporten — {} waiting to be sent{since}{error}. {there} sent.\n", plural(n, "dialog", "dialogs"));
+                let _ = writeln!(m, "⚠ Dialogporten — {} waiting to be sent{since}{error}. {there} sent.{later}\n", plural(n, "dialog", "dialogs"));
             }
         }
     }

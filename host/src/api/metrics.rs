@@ -49,6 +49,18 @@ pub async fn metrics(State(state): State<Arc<ApiState>>) -> Result<impl IntoResp
         family(&mut out, "dialogsync_outbox_oldest_seconds", "gauge", "Age of the oldest dialog waiting in the outbox.", age.map(|a| (String::new(), a)));
         family(&mut out, "dialogsync_dialogporten_dialogs", "gauge", "Dialogs Dialogporten holds, by source, as it last answered.",
             report.sources.iter().filter_map(|s| Some((src(&s.source), s.in_dialogporten? as f64))));
+        family(&mut out, "dialogsync_outbox_scheduled", "gauge", "Dialogs held in the outbox until their visibleFrom.", [(String::new(), d.scheduled as f64)]);
+    }
+    let counts = state.store.sink_counts().await?;
+    let by = |prefix: &str| counts.iter().filter_map(move |(name, n, secs)| Some((name.strip_prefix(prefix)?.to_string(), *n, *secs))).collect::<Vec<_>>();
+    let (outcomes, statuses) = (by("outcome:"), by("status:"));
+    if !outcomes.is_empty() || !statuses.is_empty() {
+        family(&mut out, "dialogsync_sink_dialogs_total", "counter", "Dialogs the Dialogporten sink handled, by outcome (created, updated, deleted, purged, retried, dead, scheduled).",
+            outcomes.iter().map(|(o, n, _)| (format!("outcome=\"{o}\""), *n as f64)));
+        family(&mut out, "dialogsync_sink_requests_total", "counter", "Requests the Dialogporten sink made, by HTTP status (transport: no answer).",
+            statuses.iter().map(|(s, n, _)| (format!("status=\"{s}\""), *n as f64)));
+        family(&mut out, "dialogsync_sink_request_seconds_total", "counter", "Seconds the Dialogporten sink's requests took, by HTTP status (divided by the requests: the mean latency).",
+            statuses.iter().map(|(s, _, secs)| (format!("status=\"{s}\""), *secs)));
     }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
 }

@@ -66,6 +66,26 @@ impl FromRequestParts<Arc<ApiState>> for ServiceOwner {
     }
 }
 
+/// `?isSilentUpdate=true` (the key in any case, as Correspondence sends `IsSilentUpdate`): no
+/// `updatedAt` bump and no reset of the system label to Default, as Dialogporten
+/// (`../shared/altinn/real-apis.md` §4.5).
+#[derive(Clone, Copy)]
+pub struct Silent(pub bool);
+
+impl<S: Send + Sync> FromRequestParts<S> for Silent {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        let query = parts.uri.query().unwrap_or_default();
+        let value = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k.eq_ignore_ascii_case("isSilentUpdate")).map(|(_, v)| v.to_ascii_lowercase());
+        match value.as_deref() {
+            None | Some("false") => Ok(Silent(false)),
+            Some("true") => Ok(Silent(true)),
+            Some(other) => Err(Problem::invalid("isSilentUpdate", format!("`{other}` is not true or false"))),
+        }
+    }
+}
+
 /// OpenAPI 3.0's `nullable` as JSON Schema: a null is allowed where the spec says so.
 pub fn json_schema(mut v: Value) -> Value {
     fn walk(v: &mut Value) {
@@ -225,7 +245,8 @@ fn row(doc: &Map<String, Value>, version: i64) -> Result<DialogRow, Problem> {
         updated_at: t("updatedAt"),
         document,
     };
-    let errors = dialogsync_core::validate::check(&d, clock::micros());
+    // A dialog not yet visible may carry dates up to its visibleFrom (Dialogporten moves them there).
+    let errors = dialogsync_core::validate::check(&d, clock::micros().max(t("visibleFrom")));
     if !errors.is_empty() {
         return Err(Problem::invalid_all(errors));
     }
@@ -275,7 +296,7 @@ fn dialog_url(id: &str) -> String {
 }
 
 /// `POST /api/v1/serviceowner/dialogs`.
-pub async fn create(State(state): State<Arc<ApiState>>, owner: ServiceOwner, bytes: Bytes) -> Result<Response, Problem> {
+pub async fn create(State(state): State<Arc<ApiState>>, owner: ServiceOwner, silent: Silent, bytes: Bytes) -> Result<Response, Problem> {
     let mut v = body("CreateDialog", &bytes)?;
     let doc = v.as_object_mut().ok_or_else(|| Problem::invalid("$", "must be an object"))?;
     let resource = doc.get("serviceResource").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -299,10 +320,15 @@ pub async fn create(State(state): State<Arc<ApiState>>, owner: ServiceOwner, byt
             doc.insert(k.into(), default);
         }
     }
+    // As Dialogporten's `OnCreate`: a future visibleFrom becomes the dialog's createdAt and updatedAt.
+    if let Some(visible) = future(doc.get("visibleFrom")) {
+        doc.insert("createdAt".into(), visible.clone().into());
+        doc.insert("updatedAt".into(), visible.into());
+    }
     complete(doc, &now);
     let row = row(doc, 1)?;
     let (id, revision) = (row.id.clone(), uuid::Uuid::new_v4().to_string());
-    let write = Write { row, revision: revision.clone(), based_on: None, change: Change::Create, owner_org: Some(owner.org.clone()), idempotent_key: key.clone() };
+    let write = Write { row, revision: revision.clone(), based_on: None, change: Change::Create, owner_org: Some(owner.org.clone()), idempotent_key: key.clone(), silent: silent.0 };
     match state.store.service_write(&write).await? {
         Written::Done => {
             tracing::info!(source = SOURCE, org = %owner.org, dialog = %id, "dialog created");
@@ -331,6 +357,7 @@ async fn modify(
     id: &str,
     headers: &HeaderMap,
     change: Change,
+    silent: Silent,
     edit: impl Fn(&mut Map<String, Value>) -> Result<(), Problem>,
 ) -> Result<String, Problem> {
     let expected = if_match(headers)?;
@@ -352,7 +379,7 @@ async fn modify(
         let mut doc: Map<String, Value> = serde_json::from_str(&s.document).map_err(Problem::internal)?;
         edit(&mut doc)?;
         let revision = uuid::Uuid::new_v4().to_string();
-        let write = Write { row: row(&doc, s.source_version + 1)?, revision: revision.clone(), based_on: Some(s.revision.clone()), change, owner_org: None, idempotent_key: None };
+        let write = Write { row: row(&doc, s.source_version + 1)?, revision: revision.clone(), based_on: Some(s.revision.clone()), change, owner_org: None, idempotent_key: None, silent: silent.0 };
         match state.store.service_write(&write).await? {
             Written::Done => {
                 tracing::info!(source = SOURCE, org = %owner.org, dialog = %id, change = ?change, "dialog written");
@@ -366,22 +393,35 @@ async fn modify(
     Err(Problem::conflict(format!("dialog {id} kept changing while this write was made; try again")))
 }
 
-fn no_content(revision: &str) -> Response {
-    with_etag(StatusCode::NO_CONTENT.into_response(), revision)
+/// `t` when it is an instant after now.
+fn future(t: Option<&Value>) -> Option<String> {
+    let t = t?.as_str()?;
+    (dialogsync_sdk::time::parse_instant(t).ok()? > clock::micros()).then(|| t.to_string())
 }
 
-/// An activity the service owner's own action adds (DialogDeleted, DialogRestored).
-fn own_activity(kind: &str, now: &str) -> Value {
-    json!({ "id": new_id(), "type": kind, "createdAt": now, "performedBy": { "actorType": "ServiceOwner" } })
+/// What a write does to `updatedAt` and the system label, as Dialogporten's `OnUpdate`: a
+/// future visibleFrom is the dialog's updatedAt; else a loud write bumps it to now and puts the
+/// dialog back in the inbox (Default), and a silent one leaves both.
+fn touch(doc: &mut Map<String, Value>, silent: Silent, now: &str) {
+    if let Some(visible) = future(doc.get("visibleFrom")) {
+        doc.insert("updatedAt".into(), visible.into());
+    } else if !silent.0 {
+        doc.insert("updatedAt".into(), now.into());
+        doc.insert("systemLabel".into(), "Default".into());
+    }
+}
+
+fn no_content(revision: &str) -> Response {
+    with_etag(StatusCode::NO_CONTENT.into_response(), revision)
 }
 
 /// `PUT /api/v1/serviceowner/dialogs/{id}`: the dialog replaced by the body, except what an
 /// update cannot change (identity, party, resource, creation, labels); activities and
 /// transmissions are appended.
-pub async fn update(State(state): State<Arc<ApiState>>, owner: ServiceOwner, Path(id): Path<String>, headers: HeaderMap, bytes: Bytes) -> Result<Response, Problem> {
+pub async fn update(State(state): State<Arc<ApiState>>, owner: ServiceOwner, silent: Silent, Path(id): Path<String>, headers: HeaderMap, bytes: Bytes) -> Result<Response, Problem> {
     let update = body("UpdateDialog", &bytes)?;
-    let revision = modify(&state, &owner, &id, &headers, Change::Update, |doc| {
-        let kept = ["id", "party", "serviceResource", "createdAt", "systemLabel", "serviceOwnerContext", "visibleFrom", "activities", "transmissions", "status"];
+    let revision = modify(&state, &owner, &id, &headers, Change::Update, silent, |doc| {
+        let kept = ["id", "party", "serviceResource", "createdAt", "updatedAt", "systemLabel", "serviceOwnerContext", "visibleFrom", "activities", "transmissions", "status"];
         doc.retain(|k, _| kept.contains(&k.as_str()));
         for (k, v) in update.as_object().into_iter().flatten().filter(|(_, v)| !v.is_null()) {
             match k.as_str() {
@@ -392,7 +432,7 @@ pub async fn update(State(state): State<Arc<ApiState>>, owner: ServiceOwner, Pat
             }
         }
         let now = now();
-        doc.insert("updatedAt".into(), now.clone().into());
+        touch(doc, silent, &now);
         complete(doc, &now);
         Ok(())
     })
@@ -401,16 +441,17 @@ pub async fn update(State(state): State<Arc<ApiState>>, owner: ServiceOwner, Pat
 }
 
 /// `DELETE /api/v1/serviceowner/dialogs/{id}`: a soft delete; end users no longer see it
-/// (410 on its details), its service owner does, and may restore it.
-pub async fn delete(State(state): State<Arc<ApiState>>, owner: ServiceOwner, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, Problem> {
-    let revision = modify(&state, &owner, &id, &headers, Change::Delete, |doc| lifecycle(doc, "DialogDeleted")).await?;
+/// (410 on its details), its service owner does, and may restore it. As Dialogporten's
+/// `SoftRemove`, no activity is added.
+pub async fn delete(State(state): State<Arc<ApiState>>, owner: ServiceOwner, silent: Silent, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, Problem> {
+    let revision = modify(&state, &owner, &id, &headers, Change::Delete, silent, |doc| lifecycle(doc, silent)).await?;
     Ok(no_content(&revision))
 }
 
 /// `POST /api/v1/serviceowner/dialogs/{id}/actions/restore`.
 /// `POST /api/v1/serviceowner/dialogs/{id}/actions/purge`: the dialog removed for good (204;
 /// 404 when there is none; 412 when `If-Match` names another revision).
-pub async fn purge(State(state): State<Arc<ApiState>>, owner: ServiceOwner, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, Problem> {
+pub async fn purge(State(state): State<Arc<ApiState>>, owner: ServiceOwner, silent: Silent, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, Problem> {
     let s = owned(&state, &owner, &id).await?;
     if s.source != SOURCE {
         return Err(Problem::conflict(format!("dialog {id} is migrated from {}: it changes at its source, not through this API", s.source)));
@@ -420,7 +461,7 @@ pub async fn purge(State(state): State<Arc<ApiState>>, owner: ServiceOwner, Path
     {
         return Err(Problem::precondition_failed(format!("dialog {id} is at revision {}, not the one in If-Match", s.revision)));
     }
-    match state.store.purge_service(&id).await? {
+    match state.store.purge_service(&id, silent.0).await? {
         true => {
             tracing::info!(source = SOURCE, org = %owner.org, dialog = %id, "dialog purged");
             Ok(StatusCode::NO_CONTENT.into_response())
@@ -429,30 +470,31 @@ pub async fn purge(State(state): State<Arc<ApiState>>, owner: ServiceOwner, Path
     }
 }
 
-pub async fn restore(State(state): State<Arc<ApiState>>, owner: ServiceOwner, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, Problem> {
-    let revision = modify(&state, &owner, &id, &headers, Change::Restore, |doc| lifecycle(doc, "DialogRestored")).await?;
+pub async fn restore(State(state): State<Arc<ApiState>>, owner: ServiceOwner, silent: Silent, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, Problem> {
+    let revision = modify(&state, &owner, &id, &headers, Change::Restore, silent, |doc| lifecycle(doc, silent)).await?;
     Ok(no_content(&revision))
 }
 
-fn lifecycle(doc: &mut Map<String, Value>, activity: &str) -> Result<(), Problem> {
-    let now = now();
-    append(doc, "activities", &[own_activity(activity, &now)])?;
-    doc.insert("updatedAt".into(), now.into());
+/// A delete or restore changes only the dates a write changes (and the deletion mark).
+fn lifecycle(doc: &mut Map<String, Value>, silent: Silent) -> Result<(), Problem> {
+    if future(doc.get("visibleFrom")).is_none() && !silent.0 {
+        doc.insert("updatedAt".into(), now().into());
+    }
     Ok(())
 }
 
 /// `POST /api/v1/serviceowner/dialogs/{id}/activities`.
-pub async fn create_activity(State(state): State<Arc<ApiState>>, owner: ServiceOwner, Path(id): Path<String>, headers: HeaderMap, bytes: Bytes) -> Result<Response, Problem> {
+pub async fn create_activity(State(state): State<Arc<ApiState>>, owner: ServiceOwner, silent: Silent, Path(id): Path<String>, headers: HeaderMap, bytes: Bytes) -> Result<Response, Problem> {
     let mut activity = body("CreateDialogActivityRequest", &bytes)?;
     if activity.get("type").is_none_or(Value::is_null) {
         return Err(Problem::invalid("type", "required"));
     }
     let activity_id = activity.get("id").and_then(Value::as_str).map_or_else(new_id, str::to_string);
     activity["id"] = activity_id.clone().into();
-    let revision = modify(&state, &owner, &id, &headers, Change::Update, |doc| {
+    let revision = modify(&state, &owner, &id, &headers, Change::Update, silent, |doc| {
         let now = now();
         append(doc, "activities", std::slice::from_ref(&activity))?;
-        doc.insert("updatedAt".into(), now.clone().into());
+        touch(doc, silent, &now);
         complete(doc, &now);
         Ok(())
     })
@@ -465,14 +507,14 @@ const KEPT_LABELS: [&str; 3] = ["Default", "Bin", "Archive"];
 
 /// `PUT /api/v1/serviceowner/dialogs/{id}/endusercontext/systemlabels`: `systemLabels` sets
 /// the label, `addLabels` / `removeLabels` change it.
-pub async fn set_system_labels(State(state): State<Arc<ApiState>>, owner: ServiceOwner, Path(id): Path<String>, headers: HeaderMap, bytes: Bytes) -> Result<Response, Problem> {
+pub async fn set_system_labels(State(state): State<Arc<ApiState>>, owner: ServiceOwner, silent: Silent, Path(id): Path<String>, headers: HeaderMap, bytes: Bytes) -> Result<Response, Problem> {
     let req = body("SetDialogSystemLabelRequest", &bytes)?;
     let list = |k: &str| req.get(k).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect::<Vec<_>>();
     let (set, add, remove) = (list("systemLabels"), list("addLabels"), list("removeLabels"));
     if let Some(other) = set.iter().chain(&add).find(|l| !KEPT_LABELS.contains(&l.as_str())) {
         return Err(Problem::unprocessable("systemLabels", format!("dialogsync keeps one of {KEPT_LABELS:?} per dialog, not {other}")));
     }
-    let revision = modify(&state, &owner, &id, &headers, Change::Update, |doc| {
+    let revision = modify(&state, &owner, &id, &headers, Change::Update, silent, |doc| {
         let mut label = doc.get("systemLabel").and_then(Value::as_str).unwrap_or("Default").to_string();
         if req.get("systemLabels").is_some_and(|v| !v.is_null()) {
             label = set.last().cloned().unwrap_or_else(|| "Default".into());

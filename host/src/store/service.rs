@@ -45,6 +45,8 @@ pub struct Write {
     /// Creates: the organisation and its idempotent key.
     pub owner_org: Option<String>,
     pub idempotent_key: Option<String>,
+    /// `isSilentUpdate`: no change events (Dialogporten forwards none to Altinn Events).
+    pub silent: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -151,7 +153,7 @@ impl Store {
             Change::Delete => "deleted",
             Change::Restore => "restored",
         };
-        // A deletion's own activity (DialogDeleted) comes before the deletion.
+        // The write's new activities come before a deletion, after any other change.
         let event = |kind: &'static str, detail: Option<serde_json::Value>| NewEvent {
             dialog_id: d.id.clone(),
             kind,
@@ -164,19 +166,23 @@ impl Store {
             Change::Delete => events.push(event(kind, None)),
             _ => events.insert(0, event(kind, None)),
         }
-        self.append_events(&mut tx, SOURCE, &at, &events).await?;
+        if !w.silent {
+            self.append_events(&mut tx, SOURCE, &at, &events).await?;
+        }
         tx.commit().await?;
         Ok(Written::Done)
     }
 
     /// A service-owner dialog removed for good (Dialogporten's purge); false when there is none.
-    pub async fn purge_service(&self, id: &str) -> Result<bool> {
+    pub async fn purge_service(&self, id: &str, silent: bool) -> Result<bool> {
         let at = now();
         let mut tx = self.write(SOURCE).await?;
         let gone = sqlx::query("DELETE FROM dialogs WHERE id = $1 AND source = $2 RETURNING party, service_resource").bind(id).bind(SOURCE).fetch_optional(&mut *tx).await?;
         let Some(row) = gone else { return Ok(false) };
         let event = NewEvent { dialog_id: id.into(), kind: "deleted", party: row.get(0), service_resource: row.get(1), detail: None };
-        self.append_events(&mut tx, SOURCE, &at, &[event]).await?;
+        if !silent {
+            self.append_events(&mut tx, SOURCE, &at, &[event]).await?;
+        }
         tx.commit().await?;
         Ok(true)
     }

@@ -114,6 +114,89 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+    /// A dialog held back until `at_micros` (its visibleFrom): no error, no attempt counted.
+    pub async fn hold_until(&self, q: &Queued, at_micros: i64) -> Result<()> {
+        sqlx::query("UPDATE outbox SET not_before = $2, last_error = NULL WHERE dialog_id = $1 AND seq = $3").bind(&q.dialog_id).bind(at_micros).bind(q.seq).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Adds a round's outcomes (dialogs) and requests (count, seconds by HTTP status) to the
+    /// sink's counters, in one transaction.
+    pub async fn count_sends(&self, outcomes: &[(&str, u64)], requests: &std::collections::BTreeMap<String, (i64, f64)>) -> Result<()> {
+        let rows: Vec<(String, i64, f64)> = outcomes
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (format!("outcome:{k}"), *n as i64, 0.0))
+            .chain(requests.iter().map(|(k, (n, secs))| (format!("status:{k}"), *n, *secs)))
+            .collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for (name, n, secs) in rows {
+            sqlx::query("INSERT INTO sink_counts (name, count, seconds) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET count = sink_counts.count + excluded.count, seconds = sink_counts.seconds + excluded.seconds")
+                .bind(name)
+                .bind(n)
+                .bind(secs)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The sink's counters: (name, count, seconds), by name.
+    pub async fn sink_counts(&self) -> Result<Vec<(String, i64, f64)>> {
+        let rows = sqlx::query("SELECT name, count, seconds FROM sink_counts ORDER BY name").fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    }
+
+    /// `dead-letters retry` of the sink's dead letters (of `source`, or all): their dialogs back
+    /// in the outbox, silent as their sync mode says (`silent_history`, `silent_live`), and the
+    /// letters gone (a send refused again writes a new one). Returns how many.
+    pub async fn requeue_sink_dead(&self, source: Option<&str>, silent_history: bool, silent_live: bool) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO outbox (dialog_id, source, seq, silent, queued_at)
+             SELECT l.source_id, l.source, 1, CASE WHEN d.sync_mode = 'historic' THEN $2 ELSE $3 END, $4
+             FROM dead_letters l LEFT JOIN dialogs d ON d.id = l.source_id
+             WHERE l.phase = 'sink' AND l.discarded_at IS NULL AND ($1 IS NULL OR l.source = $1)
+             ON CONFLICT (dialog_id) DO NOTHING",
+        )
+        .bind(source)
+        .bind(silent_history as i64)
+        .bind(silent_live as i64)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        let gone = sqlx::query("DELETE FROM dead_letters WHERE phase = 'sink' AND discarded_at IS NULL AND ($1 IS NULL OR source = $1)").bind(source).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(gone.rows_affected())
+    }
+
+    /// Up to `limit` dialogs of `source` after id `after`: (id, document), by id.
+    pub async fn documents_of(&self, source: &str, after: &str, limit: i64) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT id, document FROM dialogs WHERE source = $1 AND id > $2 ORDER BY id LIMIT $3").bind(source).bind(after).bind(limit).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// `verify --sink --repair`: dialogs of `source` queued to be sent again (one changed there
+    /// meets 412 and is read and written again; one missing there is created), silent: a
+    /// repair is a correction, not news for the end user.
+    pub async fn queue_again(&self, source: &str, ids: &[String]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for id in ids {
+            sqlx::query("INSERT INTO outbox (dialog_id, source, seq, silent, queued_at) VALUES ($1, $2, 1, 1, $3) ON CONFLICT (dialog_id) DO UPDATE SET seq = outbox.seq + 1, not_before = 0")
+                .bind(id)
+                .bind(source)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The outbox at a glance (the status report's Dialogporten line): None before anything was queued.
     pub async fn outbox(&self) -> Result<Option<dialogsync_core::status::SinkReport>> {
         Ok(dialogsync_core::status::sink(&mut self.db()).await?.0)
