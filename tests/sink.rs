@@ -314,3 +314,72 @@ fn a_backfill_killed_at_ten_instants_sends_each_dialog_once() {
     front.created_once(&killed_b);
     assert!(a.dead_letters().is_empty(), "{:?}", a.dead_letters());
 }
+
+/// A dialog whose visibleFrom is ahead waits in the outbox until then, and is then created
+/// with the source's dates (Dialogporten would have moved them to visibleFrom); dialogs
+/// Dialogporten refuses (403: not the organisation's resource) are dead letters in phase
+/// `sink`, and `dead-letters retry` sends them again once that is put right.
+#[test]
+fn a_dialog_not_yet_visible_waits_for_it_and_refused_ones_are_retried() {
+    const LATER: &str = "2099-01-02T00:00:00Z";
+    let source = "a2-correspondence";
+    let a = Env::for_source(source, source, "");
+    let input = a.dir.path().join("records");
+    std::fs::create_dir(&input).unwrap();
+    let fixture: Value = common::read_json(&common::root().join("components/a2-correspondence/fixtures/confirmed-dst-spring.input.json"));
+    let lines: String = (0..3)
+        .map(|i| {
+            let mut r = fixture.clone();
+            r["correspondenceId"] = (51234567 + i).into();
+            if i == 2 {
+                r["visibleDate"] = "2099-01-01T00:00:00".into();
+            }
+            r.to_string() + "\n"
+        })
+        .collect();
+    std::fs::write(input.join("records.jsonl"), lines).unwrap();
+
+    // B, at a "now" after that visibleFrom, first owning none of these resources.
+    let b = Env::new("a3-app-instances", "");
+    let token = b.ok(&["token", "--org", ORG, "--ttl", "2h"]).trim().to_string();
+    let base = std::fs::read_to_string(&b.config).unwrap();
+    let owns = |resources: &str| std::fs::write(&b.config, format!("{base}[api.service_owners.{ORG}]\nresources = [\"{resources}\"]\n")).unwrap();
+    owns("urn:altinn:resource:none-of-these");
+    let server = common::Server::start_at(&b, LATER);
+    sink_to(&a, &server.url, &format!("token = \"{token}\""));
+    let summary = a.backfill(&input);
+    assert_eq!(summary["migrated"], 3, "{summary}");
+    let dead = a.dead_letters();
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    assert!(dead.iter().all(|d| d["phase"] == "sink" && d["error"].as_str().unwrap().contains("HTTP 403")), "{dead:?}");
+    let status = a.status();
+    assert_eq!((status["dialogporten"]["waiting"].as_i64(), status["dialogporten"]["scheduled"].as_i64()), (Some(0), Some(1)), "{status:#}");
+    assert!(a.ok(&["status"]).contains("1 dialog to be sent when they become visible (visibleFrom)."));
+
+    // Put right: B owns them; the retry queues the refused ones, the next drain sends them.
+    let old = server.url.clone();
+    drop(server);
+    owns("urn:altinn:resource:*");
+    let server = common::Server::start_at(&b, LATER);
+    let text = std::fs::read_to_string(&a.config).unwrap().replace(&old, &server.url);
+    std::fs::write(&a.config, text).unwrap();
+    let retried = a.ok(&["dead-letters", "retry"]);
+    assert!(retried.contains("dialogporten: 2 dialogs queued to be sent again"), "{retried}");
+    a.backfill(&input);
+    assert!(a.dead_letters().is_empty());
+    assert_eq!(b.dialogs().len(), 2, "the one not yet visible still waits");
+
+    // Its visibleFrom passed: sent, with the source's createdAt and updatedAt.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dialogsync"))
+        .arg("--config")
+        .arg(&a.config)
+        .args(["backfill", "--source", source, "--input", input.to_str().unwrap()])
+        .env("DIALOGSYNC_NOW", LATER)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    drop(server);
+    same_dialogs(&a, &b);
+    let later = by_id(b.dialogs()).into_values().find(|d| d["visibleFrom"].as_str() > Some("2098")).expect("the late one");
+    assert!(later["createdAt"].as_str().unwrap().starts_with("2024-03-31"), "{later}");
+}
