@@ -26,6 +26,10 @@ fn dialogporten(jwks: Option<&std::path::Path>) -> (Env, common::Server, String)
     (env, server, token)
 }
 
+fn urlencoding(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 fn by_id(dialogs: Vec<Value>) -> BTreeMap<String, Value> {
     dialogs.into_iter().map(|d| (d["id"].as_str().unwrap().to_string(), d)).collect()
 }
@@ -194,6 +198,15 @@ fn a_host_with_its_sink_on_another_hosts_api_ends_with_the_same_dialogs_each_cre
     assert!(repaired.contains(" 0 differ from Dialogporten") && repaired.contains("repaired: 0 created, 1 updated"), "{repaired}");
     assert!(front.status(412) > before, "the stale revision met 412");
     same_dialogs(&a, &b);
+
+    // Dialogporten's service-owner search by label (the key repeated: every label must match).
+    let labels: Vec<&str> = doc["serviceOwnerContext"]["serviceOwnerLabels"].as_array().unwrap().iter().map(|l| l["value"].as_str().unwrap()).collect();
+    let query: String = labels.iter().map(|l| format!("serviceOwnerLabels={}", urlencoding(l))).collect::<Vec<_>>().join("&");
+    let found = server.send("GET", &format!("/api/v1/serviceowner/dialogs?{query}"), Some(&token), &[], None);
+    let ids: Vec<&str> = found.body["items"].as_array().unwrap_or_else(|| panic!("{found:?}")).iter().map(|d| d["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [id.as_str()], "{labels:?}");
+    let none = server.send("GET", &format!("/api/v1/serviceowner/dialogs?{query}&serviceOwnerLabels=urn:altinn:nothing"), Some(&token), &[], None);
+    assert_eq!(none.body["items"].as_array().map(Vec::len), Some(0), "{none:?}");
 
     // A's metrics: sends by outcome, requests by status and their seconds.
     let metrics_of_a = common::Server::start(&a);

@@ -253,6 +253,10 @@ enum Command {
         /// Records per source in the WASM-vs-native comparison.
         #[arg(long, default_value_t = 5_000)]
         sample: usize,
+        /// Records in the sink benchmark: a backfill with the Dialogporten sink off, then on,
+        /// aimed at a local `serve` (0: skip).
+        #[arg(long, default_value_t = 20_000)]
+        sink_records: usize,
         /// Where generated data and stores go (kept: generated data is reused).
         #[arg(long, default_value = "target/bench")]
         dir: PathBuf,
@@ -452,11 +456,11 @@ async fn run(cli: Cli) -> Result<()> {
         let options = dialogsync::simulate::Options { seed, days, per_day, today, change_every, push, bad_ratio, maskinporten_clients, token_ttl };
         return dialogsync::simulate::serve(&listen, options).await;
     }
-    if let Command::Bench { records, memory_records, postgres, sample, dir, child_backfill: None } = cli.command {
+    if let Command::Bench { records, memory_records, postgres, sample, dir, sink_records, child_backfill: None } = cli.command {
         if cfg!(debug_assertions) {
             eprintln!("warning: a debug build: build with `cargo build --release` for numbers worth recording");
         }
-        let o = dialogsync::bench::Options { records, memory_records, postgres, sample, dir };
+        let o = dialogsync::bench::Options { records, memory_records, postgres, sample, dir, sink_records };
         let table = dialogsync::bench::run(&config, cli.config.as_deref(), &o).await?;
         out!("{table}");
         return Ok(());

@@ -197,15 +197,24 @@ impl Sink {
         let id = &q.dialog_id;
         let Some(document) = document else {
             // Gone at the source: purged there (nothing to do if Dialogporten never had it).
-            let r = match self.request("POST", &format!("/api/v1/serviceowner/dialogs/{id}/actions/purge{silent}"), held.as_ref().and_then(|h| h.revision.as_deref()), None) {
-                Ok(r) => r,
-                Err(e) => return Outcome::Retry(e, Duration::ZERO),
-            };
-            return match r.status {
-                204 | 404 => Outcome::Done(None, "purged"),
-                412 => Outcome::Retry("412 on purge: read again".into(), Duration::ZERO),
-                _ => failure(&r, "purge"),
-            };
+            let mut revision = held.and_then(|h| h.revision);
+            for _ in 0..4 {
+                let r = match self.request("POST", &format!("/api/v1/serviceowner/dialogs/{id}/actions/purge{silent}"), revision.as_deref(), None) {
+                    Ok(r) => r,
+                    Err(e) => return Outcome::Retry(e, Duration::ZERO),
+                };
+                match r.status {
+                    204 | 404 => return Outcome::Done(None, "purged"),
+                    // Changed there since: purged at the revision it has now.
+                    412 => match self.read(id) {
+                        Ok(Some((h, _))) => revision = h.revision,
+                        Ok(None) => return Outcome::Done(None, "purged"),
+                        Err(o) => return o,
+                    },
+                    _ => return failure(&r, "purge"),
+                }
+            }
+            return Outcome::Retry(format!("dialog {id} kept changing in Dialogporten while it was purged"), Duration::ZERO);
         };
         let mut doc: Value = match serde_json::from_str(document) {
             Ok(d) => d,
@@ -553,5 +562,41 @@ pub async fn keep_sending(sink: Arc<Sink>, store: Store, mut stop: tokio::sync::
                 _ = stop.wait_for(|s| *s) => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compare;
+    use serde_json::json;
+
+    fn dialog() -> serde_json::Value {
+        json!({
+            "id": "01900000-0000-7000-8000-000000000001", "party": "urn:altinn:organization:identifier-no:912345678",
+            "serviceResource": "urn:altinn:resource:x", "status": "InProgress", "systemLabel": "Default",
+            "createdAt": "2024-01-01T00:00:00Z", "updatedAt": "2024-01-02T00:00:00Z",
+            "content": { "title": { "value": [{ "languageCode": "nb", "value": "Tittel" }] } },
+            "activities": [{ "id": "01900000-0000-7000-8000-0000000000a1", "type": "DialogCreated", "createdAt": "2024-01-01T00:00:00Z", "performedBy": { "actorType": "ServiceOwner" } }],
+        })
+    }
+
+    #[test]
+    fn what_dialogporten_owns_is_not_a_difference_and_the_rest_is() {
+        let ours = dialog();
+        let mut theirs = dialog();
+        theirs["updatedAt"] = "2026-01-01T00:00:00Z".into();
+        theirs["revision"] = "0b6d3c7e-0000-4000-8000-000000000000".into();
+        theirs["activities"].as_array_mut().unwrap().push(json!({ "id": "01900000-0000-7000-8000-0000000000a2", "type": "Information" }));
+        assert_eq!(compare(&ours, &theirs), None);
+        theirs["status"] = "Completed".into();
+        theirs["activities"] = json!([]);
+        assert_eq!(compare(&ours, &theirs).as_deref(), Some("status, activities"));
+        let mut binned = dialog();
+        binned["systemLabel"] = "Bin".into();
+        let mut deleted = binned.clone();
+        deleted["deletedAt"] = "2024-02-01T00:00:00Z".into();
+        assert_eq!(compare(&binned, &deleted), None);
+        assert_eq!(compare(&binned, &dialog()).as_deref(), Some("systemLabel, not deleted there"));
+        assert_eq!(compare(&ours, &{ let mut d = dialog(); d["deletedAt"] = "2024-02-01T00:00:00Z".into(); d }).as_deref(), Some("deleted there"));
     }
 }

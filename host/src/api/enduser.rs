@@ -107,6 +107,8 @@ pub fn parse_search(query: Option<String>, audience: Audience, service_owner: bo
             })),
             "limit" => ok(v.parse().ok().filter(|n| (1..=1000).contains(n)).map(|n| limit = n).ok_or_else(|| "limit: a number from 1 to 1000".to_string())),
             "continuationToken" => token = Some(v),
+            // Dialogporten's service-owner search repeats the key, one label each.
+            "serviceOwnerLabels" if service_owner => s.labels.push(v),
             _ => {}
         }
     }

@@ -22,6 +22,8 @@ pub struct Search {
     pub updated_before: Option<i64>,
     /// Words in the title, summary or sender name (case-insensitive).
     pub text: Option<String>,
+    /// Service-owner labels the dialog must all have (case-insensitive): service owners only.
+    pub labels: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +57,7 @@ impl Search {
             updated_after: None,
             updated_before: None,
             text: None,
+            labels: vec![],
         }
     }
 }
@@ -127,21 +130,26 @@ impl Store {
                AND ($6 IS NULL OR system_label IN (SELECT value FROM {l6}))
                AND ($7 IS NULL OR created_at >= $7) AND ($8 IS NULL OR created_at <= $8)
                AND ($9 IS NULL OR updated_at >= $9) AND ($10 IS NULL OR updated_at <= $10)
-               AND ($11 IS NULL OR {text}) {deleted} {audience}
-             ORDER BY updated_at DESC, id DESC LIMIT $12",
+               AND ($11 IS NULL OR {text}) AND ($12 IS NULL OR {labelled}) {deleted} {audience}
+             ORDER BY updated_at DESC, id DESC LIMIT $13",
             l3 = self.list(3),
             l4 = self.list(4),
             l5 = self.list(5),
             l6 = self.list(6),
             text = self.contains(&format!("lower({})", self.json_member("document", "content")), "lower($11)"),
             deleted = s.deleted.condition("deleted_at"),
-            audience = self.audience_filter("", &s.audience, 13),
+            audience = self.audience_filter("", &s.audience, 14),
+            // Every label asked for is among the dialog's.
+            labelled = match self.backend {
+                super::Backend::Sqlite => "NOT EXISTS (SELECT 1 FROM json_each($12) AS w WHERE NOT EXISTS (SELECT 1 FROM json_each(document, '$.serviceOwnerContext.serviceOwnerLabels') AS l WHERE lower(json_extract(l.value, '$.value')) = lower(w.value)))",
+                super::Backend::Postgres => "NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(CAST($12 AS jsonb)) AS w(value) WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements(CAST(document AS jsonb) -> 'serviceOwnerContext' -> 'serviceOwnerLabels') AS l WHERE lower(l ->> 'value') = lower(w.value)))",
+            },
         );
         let q = sqlx::query(safe(sql))
             .bind(token).bind(now())
             .bind(filter_list(&s.parties)).bind(filter_list(&s.service_resources)).bind(filter_list(&s.statuses)).bind(filter_list(&s.system_labels))
             .bind(s.created_after).bind(s.created_before).bind(s.updated_after).bind(s.updated_before)
-            .bind(s.text.as_deref()).bind(SNAPSHOT_MAX);
+            .bind(s.text.as_deref()).bind(filter_list(&s.labels)).bind(SNAPSHOT_MAX);
         let n = bind_audience(q, &s.audience).execute(&mut *tx).await?.rows_affected();
         tx.commit().await?;
         Ok(n as i64)
