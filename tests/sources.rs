@@ -6,6 +6,8 @@
 mod common;
 /// The Maskinporten client every source and the sink get their tokens from.
 mod maskinporten;
+/// The altinn-storage connector against Storage's own instance query.
+mod storage;
 
 use common::{Env, counts, shared_altinn};
 use serde_json::Value;

@@ -191,13 +191,24 @@ pub struct SourceConfig {
     #[serde(skip)]
     pub component_from: String,
     /// `files`: a folder of NDJSON, JSON documents or Storage query pages; `http`: a paged
-    /// JSON API (docs/operations.md "The http connector").
+    /// JSON API (docs/operations.md "The http connector"); `altinn-storage`: Altinn Storage's
+    /// instance query (docs/sources/a3-app-instances.md).
     #[serde(default = "default_connector")]
     pub connector: String,
     /// The folder the `files` connector reads.
     pub input: Option<PathBuf>,
-    /// The `http` connector's base URL.
+    /// The `http` connector's base URL; `altinn-storage`'s `…/storage/api/v1/instances`.
     pub url: Option<String>,
+    /// `altinn-storage`: the organisation whose instances are read (`org`) …
+    #[serde(default)]
+    pub org: Option<String>,
+    /// … or one app's (`appId`, `org/app`).
+    #[serde(default)]
+    pub app_id: Option<String>,
+    /// `altinn-storage`: `mainVersionExclude` (default 0: migrated A1/A2 instances too; -1: send
+    /// none, and Storage returns Altinn 3 instances only).
+    #[serde(default)]
+    pub main_version_exclude: Option<i64>,
     /// JSON pointer to a page's records (default: `/instances` for a3-app-instances, else `/items`).
     pub items: Option<String>,
     /// JSON pointer to a page's continuation URL.
@@ -468,6 +479,9 @@ impl Config {
             input: None,
             url: None,
             items: Some(k.items.into()),
+            org: None,
+            app_id: None,
+            main_version_exclude: None,
             next: default_next(),
             page_size: default_page_size(),
             rate_limit: default_rate_limit(),

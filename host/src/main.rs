@@ -116,6 +116,10 @@ enum Command {
         /// How long the token endpoint's access tokens live.
         #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
         token_ttl: std::time::Duration,
+        /// App instances more (organisation ttd) that all share one `lastChanged`: ties for
+        /// Storage's instance query (`/storage/api/v1/instances`).
+        #[arg(long, default_value_t = 0)]
+        storage_ties: usize,
     },
     /// Serve the Dialogporten-compatible API and the status page (/status).
     Serve {
@@ -451,9 +455,9 @@ async fn run(cli: Cli) -> Result<()> {
         out!("{}", tokio::task::spawn_blocking(move || client.token(&scope)).await??);
         return Ok(());
     }
-    if let Command::Simulate { listen, seed, days, per_day, today, change_every, push, bad_ratio, maskinporten_clients, token_ttl } = cli.command {
+    if let Command::Simulate { listen, seed, days, per_day, today, change_every, push, bad_ratio, maskinporten_clients, token_ttl, storage_ties } = cli.command {
         let today = today.unwrap_or_else(dialogsync::clock::today);
-        let options = dialogsync::simulate::Options { seed, days, per_day, today, change_every, push, bad_ratio, maskinporten_clients, token_ttl };
+        let options = dialogsync::simulate::Options { seed, days, per_day, today, change_every, push, bad_ratio, maskinporten_clients, token_ttl, storage_ties };
         return dialogsync::simulate::serve(&listen, options).await;
     }
     if let Command::Bench { records, memory_records, postgres, sample, dir, sink_records, child_backfill: None } = cli.command {

@@ -329,7 +329,7 @@ pub async fn run(config: Config, store: Store, opts: RunOptions, stop: watch::Re
     let mut names = Vec::new();
     for name in asked {
         match config.source(&name)?.connector.as_str() {
-            "http" => names.push(name),
+            "http" | "altinn-storage" => names.push(name),
             other => eprintln!("{name}: connector `{other}` has no live sync; skipped (migrate it with `dialogsync backfill --source {name}`)"),
         }
     }

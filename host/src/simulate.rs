@@ -10,10 +10,13 @@
 //!
 //! Also: `GET /parties.csv` (the register for records that name only a party id),
 //! `POST /_sim/fail?source=S&count=N` (the next N requests to S fail with 503),
-//! `GET /_sim/stats` (requests and single-item fetches per source, steps applied).
+//! `GET /_sim/stats` (requests and single-item fetches per source, steps applied), and
+//! Altinn Storage's own instance query over the app instances ([`storage`]).
 
 /// The Maskinporten-like token endpoint.
 pub mod token;
+/// Altinn Storage's instance query over the app instances.
+pub mod storage;
 
 use crate::config::known;
 use crate::generate::Versions;
@@ -50,6 +53,9 @@ pub struct Options {
     pub maskinporten_clients: Vec<token::Client>,
     /// How long its access tokens live.
     pub token_ttl: std::time::Duration,
+    /// App instances more, of organisation `ttd`, all changed at one instant (the day before
+    /// `today`, 12:00 UTC): ties for Storage's paging.
+    pub storage_ties: usize,
 }
 
 struct Item {
@@ -182,6 +188,22 @@ impl Sim {
                 }
             }
             sources.insert(k.name.to_string(), s);
+        }
+        if o.storage_ties > 0 {
+            let s = sources.get_mut("a3-app-instances").expect("the app instances");
+            let day = o.today - Duration::days(1);
+            let at = day.and_hms_micro_opt(12, 0, 0, 123_456).expect("noon").and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            for _ in 0..o.storage_ties {
+                let i = s.next_index;
+                s.next_index += 1;
+                let mut value = s.versions.record(i, day).into_iter().next().expect("a record has a version");
+                value["org"] = "ttd".into();
+                value["appId"] = "ttd/endring-av-navn".into();
+                value["created"] = at.clone().into();
+                value["lastChanged"] = at.clone().into();
+                let Some((id, changed, created)) = s.keys_of(&value) else { continue };
+                s.items.insert(id, Item { created, changed, value, pending: VecDeque::new(), bad: false });
+            }
         }
         Ok(Sim { sources, rng, steps: 0, last_stamp: now, bad_ratio: o.bad_ratio, today: o.today, push: o.push.clone() })
     }
@@ -419,6 +441,8 @@ pub async fn serve(listen: &str, o: Options) -> Result<()> {
     let sim: Shared = Arc::new(Mutex::new(Sim::new(&o)?));
     let app = Router::new()
         .route("/parties.csv", get(parties))
+        .route("/storage/api/v1/instances", get(storage::query))
+        .route("/storage/api/v1/instances/{party}/{guid}", get(storage::instance))
         .route("/_sim/advance", post(advance_handler))
         .route("/_sim/fail", post(fail))
         .route("/_sim/stats", get(stats))

@@ -97,6 +97,38 @@ pub struct Page {
     pub next: Option<String>,
 }
 
+/// Altinn Storage's instance query (`connector = "altinn-storage"`,
+/// `../shared/altinn/real-apis.md` §1): whose instances, and which Altinn versions.
+#[derive(Debug, Clone, Default)]
+pub struct StorageQuery {
+    pub org: Option<String>,
+    pub app_id: Option<String>,
+    /// `mainVersionExclude` (0: every Altinn version, migrated A1/A2 instances too); None sends
+    /// none, and Storage then returns Altinn 3 instances only (`mainVersionInclude=3`).
+    pub main_version_exclude: Option<i64>,
+}
+
+impl StorageQuery {
+    /// The query's fixed part: whose instances, ascending by `lastChanged` (Storage's id
+    /// tie-break is ascending either way; descending pages skip and repeat ties), the page size
+    /// and the versions.
+    fn pairs(&self, size: u32) -> Vec<(&'static str, String)> {
+        let mut p = Vec::new();
+        if let Some(o) = &self.org {
+            p.push(("org", o.clone()));
+        }
+        if let Some(a) = &self.app_id {
+            p.push(("appId", a.clone()));
+        }
+        p.push(("order", "asc:lastChanged".into()));
+        p.push(("size", size.to_string()));
+        if let Some(v) = self.main_version_exclude {
+            p.push(("mainVersionExclude", v.to_string()));
+        }
+        p
+    }
+}
+
 /// A source's HTTP API: where it is, and where a page keeps its records and next URL.
 #[derive(Debug, Clone)]
 pub struct Api {
@@ -108,15 +140,31 @@ pub struct Api {
     pub next: String,
     pub page_size: u32,
     pub keys: RecordKeys,
+    /// Altinn Storage's protocol instead of the simulator's own (`http`).
+    pub storage: Option<StorageQuery>,
 }
 
 impl Api {
     pub fn new(base: &str, items: Option<&str>, next: &str, page_size: u32, keys: RecordKeys) -> Api {
-        Api { base: base.trim_end_matches('/').to_string(), items: items.unwrap_or("/items").to_string(), next: next.to_string(), page_size: page_size.max(1), keys }
+        Api { base: base.trim_end_matches('/').to_string(), items: items.unwrap_or("/items").to_string(), next: next.to_string(), page_size: page_size.max(1), keys, storage: None }
+    }
+
+    /// The same API spoken as Altinn Storage's instance query (`base` is its
+    /// `…/storage/api/v1/instances`; pages are `{"instances": [...], "next": URL}`).
+    pub fn with_storage(mut self, q: StorageQuery) -> Api {
+        self.storage = Some(q);
+        self
     }
 
     /// Records changed at or after `since` (live ticks), oldest change first.
     pub fn changed_url(&self, since: i64) -> String {
+        if let Some(q) = &self.storage {
+            // `gte:`: the instant the last tick ended on again, so ties there are not lost
+            // (their ids settled already come back unchanged).
+            let mut p = q.pairs(self.page_size);
+            p.push(("lastChanged", format!("gte:{}", format_micros(since))));
+            return self.with(&p);
+        }
         format!("{}?{}", self.base, query(&[("changedSince", &format_micros(since)), ("limit", &self.page_size.to_string())]))
     }
 
@@ -124,11 +172,21 @@ impl Api {
     pub fn window_url(&self, first: NaiveDate, last: NaiveDate) -> String {
         let from = format_micros(day_start(first));
         let before = format_micros(day_start(last + Duration::days(1)));
+        if let Some(q) = &self.storage {
+            let mut p = q.pairs(self.page_size);
+            p.push(("created", format!("gte:{from}")));
+            p.push(("created", format!("lt:{before}")));
+            return self.with(&p);
+        }
         format!("{}?{}", self.base, query(&[("createdFrom", &from), ("createdBefore", &before), ("limit", &self.page_size.to_string())]))
     }
 
     /// One record by its id.
     pub fn item_url(&self, id: &str) -> String {
+        if self.storage.is_some() {
+            // Storage's instance id is `{partyId}/{guid}`: `GET …/instances/{partyId}/{guid}`.
+            return format!("{}/{id}", self.base);
+        }
         format!("{}/item?{}", self.base, query(&[("id", id)]))
     }
 
@@ -155,9 +213,28 @@ impl Api {
         Ok(Page { records, next })
     }
 
+    fn with(&self, pairs: &[(&str, String)]) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in pairs {
+            q.append_pair(k, v);
+        }
+        format!("{}?{}", self.base, q.finish())
+    }
+
+    /// The origin (`scheme://host:port`) of a URL.
+    fn origin(url: &str) -> &str {
+        let end = url.find("://").map(|i| i + 3).and_then(|i| url[i..].find('/').map(|j| i + j)).unwrap_or(url.len());
+        &url[..end]
+    }
+
     /// A relative continuation (`?after=…`, `/path?…`) made absolute against the base URL.
+    /// Storage's `next` is an absolute public URL (`https://platform.{host}…`) even when it was
+    /// asked at another address: its origin becomes the configured one, the rest is verbatim.
     pub fn absolute(&self, next: &str) -> String {
         if next.contains("://") {
+            if self.storage.is_some() {
+                return format!("{}{}", Self::origin(&self.base), &next[Self::origin(next).len()..]);
+            }
             return next.into();
         }
         if let Some(q) = next.strip_prefix('?') {
@@ -165,5 +242,40 @@ impl Api {
         }
         let origin_end = self.base.find("://").map(|i| i + 3).and_then(|i| self.base[i..].find('/').map(|j| i + j)).unwrap_or(self.base.len());
         format!("{}{next}", &self.base[..origin_end])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn storage() -> Api {
+        let q = StorageQuery { org: Some("ttd".into()), app_id: None, main_version_exclude: Some(0) };
+        Api::new("http://127.0.0.1:9000/storage/api/v1/instances/", Some("/instances"), "/next", 100, RecordKeys::default()).with_storage(q)
+    }
+
+    #[test]
+    fn storage_queries_page_ascending_with_explicit_operators_and_every_version() {
+        let api = storage();
+        let t = day_start("2026-01-02".parse().unwrap()) + 1;
+        assert_eq!(
+            api.changed_url(t),
+            "http://127.0.0.1:9000/storage/api/v1/instances?org=ttd&order=asc%3AlastChanged&size=100&mainVersionExclude=0&lastChanged=gte%3A2026-01-02T00%3A00%3A00.000001Z"
+        );
+        let day = "2026-01-02".parse().unwrap();
+        assert_eq!(
+            api.window_url(day, day),
+            "http://127.0.0.1:9000/storage/api/v1/instances?org=ttd&order=asc%3AlastChanged&size=100&mainVersionExclude=0&created=gte%3A2026-01-02T00%3A00%3A00.000000Z&created=lt%3A2026-01-03T00%3A00%3A00.000000Z"
+        );
+        assert_eq!(api.item_url("50001/0a1b"), "http://127.0.0.1:9000/storage/api/v1/instances/50001/0a1b");
+    }
+
+    #[test]
+    fn storage_next_is_followed_verbatim_at_the_configured_origin() {
+        let next = "https://platform.tt02.altinn.no/storage/api/v1/instances?org=ttd&size=100&continuationToken=638%253B17";
+        assert_eq!(storage().absolute(next), "http://127.0.0.1:9000/storage/api/v1/instances?org=ttd&size=100&continuationToken=638%253B17");
+        // The simulator's own protocol keeps an absolute next as it is.
+        let plain = Api::new("http://127.0.0.1:9000/x", None, "/next", 10, RecordKeys::default());
+        assert_eq!(plain.absolute(next), next);
     }
 }

@@ -15,7 +15,7 @@
 //! spaced by its `rate_limit`.
 
 use super::Fetched;
-use dialogsync_core::source::Api;
+use dialogsync_core::source::{Api, StorageQuery};
 use chrono::NaiveDate;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 pub enum HttpError {
     #[error("source {source_name} has no `url` (the http connector needs one)")]
     NoUrl { source_name: String },
+    #[error("source {source_name}: connector `altinn-storage` needs `org` or `app_id` (Storage: \"Org or AppId must be defined.\")")]
+    NoOrg { source_name: String },
     #[error("GET {url}: {message}")]
     Get { url: String, message: String },
     #[error("GET {url}: HTTP {status}: {body}")]
@@ -46,6 +48,9 @@ pub struct Http {
 impl Http {
     pub fn new(source: &str, sc: &crate::config::SourceConfig) -> Result<Http, HttpError> {
         let base = sc.url.clone().ok_or_else(|| HttpError::NoUrl { source_name: source.into() })?;
+        if sc.connector == "altinn-storage" && sc.org.is_none() && sc.app_id.is_none() {
+            return Err(HttpError::NoOrg { source_name: source.into() });
+        }
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(60)))
             .http_status_as_error(false)
@@ -53,7 +58,17 @@ impl Http {
             .into();
         Ok(Http {
             agent,
-            api: Api::new(&base, sc.items.as_deref(), &sc.next, sc.page_size, sc.keys.clone()),
+            api: match sc.connector.as_str() {
+                "altinn-storage" => Api::new(&base, Some("/instances"), "/next", sc.page_size, sc.keys.clone()).with_storage(StorageQuery {
+                    org: sc.org.clone(),
+                    app_id: sc.app_id.clone(),
+                    main_version_exclude: match sc.main_version_exclude.unwrap_or(0) {
+                        n if n < 0 => None,
+                        n => Some(n),
+                    },
+                }),
+                _ => Api::new(&base, sc.items.as_deref(), &sc.next, sc.page_size, sc.keys.clone()),
+            },
             spacing: Duration::from_secs_f64(1.0 / sc.rate_limit.max(0.001)),
             last: Mutex::new(None),
         })
