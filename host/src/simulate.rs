@@ -11,12 +11,12 @@
 //! Also: `GET /parties.csv` (the register for records that name only a party id),
 //! `POST /_sim/fail?source=S&count=N` (the next N requests to S fail with 503),
 //! `GET /_sim/stats` (requests and single-item fetches per source, steps applied), and
-//! Altinn Storage's own instance query over the app instances ([`storage`]).
+//! Altinn Storage's own instance query over the app instances (`simulate/storage.rs`).
 
 /// The Maskinporten-like token endpoint.
 pub mod token;
 /// Altinn Storage's instance query over the app instances.
-pub mod storage;
+mod storage;
 
 use crate::config::known;
 use crate::generate::Versions;

@@ -63,7 +63,7 @@ fn expr(key: &str, v: &str) -> Result<Option<Expr>, Response> {
     Ok(Some(Expr { op, at }))
 }
 
-pub async fn query(State(sim): State<Shared>, RawQuery(raw): RawQuery) -> Response {
+pub(super) async fn query(State(sim): State<Shared>, RawQuery(raw): RawQuery) -> Response {
     let raw = raw.unwrap_or_default();
     let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.as_bytes()).into_owned().collect();
     let one = |k: &str| pairs.iter().find(|(x, _)| x.eq_ignore_ascii_case(k)).map(|(_, v)| v.clone());
@@ -152,7 +152,7 @@ pub async fn query(State(sim): State<Shared>, RawQuery(raw): RawQuery) -> Respon
     Json(body).into_response()
 }
 
-pub async fn instance(State(sim): State<Shared>, Path((party, guid)): Path<(String, String)>) -> Response {
+pub(super) async fn instance(State(sim): State<Shared>, Path((party, guid)): Path<(String, String)>) -> Response {
     let mut guard = sim.lock().unwrap();
     let s = match admit(&mut guard, SOURCE) {
         Ok(s) => s,
