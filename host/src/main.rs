@@ -120,6 +120,10 @@ enum Command {
         /// Storage's instance query (`/storage/api/v1/instances`).
         #[arg(long, default_value_t = 0)]
         storage_ties: usize,
+        /// Serve these instances (a folder of JSON documents as Storage keeps them) as the app
+        /// instances, instead of generated ones.
+        #[arg(long)]
+        storage_instances: Option<PathBuf>,
     },
     /// Serve the Dialogporten-compatible API and the status page (/status).
     Serve {
@@ -455,9 +459,9 @@ async fn run(cli: Cli) -> Result<()> {
         out!("{}", tokio::task::spawn_blocking(move || client.token(&scope)).await??);
         return Ok(());
     }
-    if let Command::Simulate { listen, seed, days, per_day, today, change_every, push, bad_ratio, maskinporten_clients, token_ttl, storage_ties } = cli.command {
+    if let Command::Simulate { listen, seed, days, per_day, today, change_every, push, bad_ratio, maskinporten_clients, token_ttl, storage_ties, storage_instances } = cli.command {
         let today = today.unwrap_or_else(dialogsync::clock::today);
-        let options = dialogsync::simulate::Options { seed, days, per_day, today, change_every, push, bad_ratio, maskinporten_clients, token_ttl, storage_ties };
+        let options = dialogsync::simulate::Options { seed, days, per_day, today, change_every, push, bad_ratio, maskinporten_clients, token_ttl, storage_ties, storage_instances };
         return dialogsync::simulate::serve(&listen, options).await;
     }
     if let Command::Bench { records, memory_records, postgres, sample, dir, sink_records, child_backfill: None } = cli.command {

@@ -54,8 +54,12 @@ pub struct Options {
     /// How long its access tokens live.
     pub token_ttl: std::time::Duration,
     /// App instances more, of organisation `ttd`, all changed at one instant (the day before
-    /// `today`, 12:00 UTC): ties for Storage's paging.
+    /// `today`, 12:00 UTC): ties for Storage's paging. Every tenth is an Altinn 2 one
+    /// (`altinnMainVersion` 2), which Storage returns only when asked for every version.
     pub storage_ties: usize,
+    /// Instances read from this folder (JSON documents as Storage stores them) are the app
+    /// instances instead of generated ones, served with Storage's `{partyId}/{guid}` ids.
+    pub storage_instances: Option<std::path::PathBuf>,
 }
 
 struct Item {
@@ -189,11 +193,31 @@ impl Sim {
             }
             sources.insert(k.name.to_string(), s);
         }
+        if let Some(dir) = &o.storage_instances {
+            let s = sources.get_mut("a3-app-instances").expect("the app instances");
+            s.items.clear();
+            let mut files: Vec<_> = std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+            files.sort();
+            for f in files {
+                let text = std::fs::read_to_string(&f)?;
+                let mut value: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+                // Storage's database keeps the bare guid; its API answers `{partyId}/{guid}`.
+                let (party, id) = (value["instanceOwner"]["partyId"].as_str().unwrap_or_default().to_string(), value["id"].as_str().unwrap_or_default().to_string());
+                if !id.contains('/') {
+                    value["id"] = format!("{party}/{id}").into();
+                }
+                let Some((id, changed, created)) = s.keys_of(&value) else { continue };
+                // Two versions of one instance: Storage holds the newer.
+                if s.items.get(&id).is_none_or(|i| i.changed < changed) {
+                    s.items.insert(id, Item { created, changed, value, pending: VecDeque::new(), bad: false });
+                }
+            }
+        }
         if o.storage_ties > 0 {
             let s = sources.get_mut("a3-app-instances").expect("the app instances");
             let day = o.today - Duration::days(1);
             let at = day.and_hms_micro_opt(12, 0, 0, 123_456).expect("noon").and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-            for _ in 0..o.storage_ties {
+            for k in 0..o.storage_ties {
                 let i = s.next_index;
                 s.next_index += 1;
                 let mut value = s.versions.record(i, day).into_iter().next().expect("a record has a version");
@@ -201,6 +225,10 @@ impl Sim {
                 value["appId"] = "ttd/endring-av-navn".into();
                 value["created"] = at.clone().into();
                 value["lastChanged"] = at.clone().into();
+                // Every tenth migrated from Altinn 2 (Storage's `altinnMainVersion` column).
+                if k % 10 == 9 {
+                    value["altinnMainVersion"] = 2.into();
+                }
                 let Some((id, changed, created)) = s.keys_of(&value) else { continue };
                 s.items.insert(id, Item { created, changed, value, pending: VecDeque::new(), bad: false });
             }

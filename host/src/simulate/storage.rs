@@ -6,7 +6,8 @@
 //!   key for a range) — a value without an operator names an unknown parameter and is silently
 //!   ignored, a bad date is 400; `order` (`desc:…` descending, anything else ascending; the
 //!   default descending); `size` (default 100, no maximum); `mainVersionInclude` /
-//!   `mainVersionExclude` (neither: Altinn 3 only).
+//!   `mainVersionExclude` (neither: Altinn 3 only; an instance's version is its
+//!   `altinnMainVersion`, 3 when it has none).
 //! - Rows are ordered by `lastChanged` that way and then by id, **always ascending**; the
 //!   continuation `{lastChanged};{id}` of a page's last row goes on with `lastChanged > c OR
 //!   (lastChanged = c AND id > cid)` ascending and with `<`, `<` descending — so descending
