@@ -225,6 +225,8 @@ impl Sim {
                 value["appId"] = "ttd/endring-av-navn".into();
                 value["created"] = at.clone().into();
                 value["lastChanged"] = at.clone().into();
+                // Saved once by its owner: an event only Storage's events resource tells.
+                value["instanceEvents"] = json!([{ "eventType": "Saved", "created": at, "user": { "nationalIdentityNumber": value["instanceOwner"]["personNumber"] } }]);
                 // Every tenth migrated from Altinn 2 (Storage's `altinnMainVersion` column).
                 if k % 10 == 9 {
                     value["altinnMainVersion"] = 2.into();
@@ -471,6 +473,7 @@ pub async fn serve(listen: &str, o: Options) -> Result<()> {
         .route("/parties.csv", get(parties))
         .route("/storage/api/v1/instances", get(storage::query))
         .route("/storage/api/v1/instances/{party}/{guid}", get(storage::instance))
+        .route("/storage/api/v1/instances/{party}/{guid}/events", get(storage::events))
         .route("/_sim/advance", post(advance_handler))
         .route("/_sim/fail", post(fail))
         .route("/_sim/stats", get(stats))

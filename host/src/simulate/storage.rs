@@ -16,6 +16,8 @@
 //!   empty one), and is an absolute public URL on `platform.tt02.altinn.no` whatever address was
 //!   asked, its token URL-encoded twice.
 //! - `GET /storage/api/v1/instances/{partyId}/{guid}`: one instance, 404 when there is none.
+//! - `GET /storage/api/v1/instances/{partyId}/{guid}/events`: `{"instanceEvents": [...]}`, the
+//!   instance's events, which the instance itself does not carry (as Storage's do not).
 
 use super::{Shared, admit, bad_request};
 use axum::extract::{Path, RawQuery, State};
@@ -127,7 +129,7 @@ pub(super) async fn query(State(sim): State<Shared>, RawQuery(raw): RawQuery) ->
                 && changed.iter().all(|e| e.holds(i.changed))
                 && created.iter().all(|e| e.holds(i.created))
         })
-        .map(|(id, i)| (i.changed, id, s.served(i)))
+        .map(|(id, i)| (i.changed, id, without_events(s.served(i))))
         .collect();
     rows.sort_by(|a, b| if descending { b.0.cmp(&a.0).then(a.1.cmp(b.1)) } else { a.0.cmp(&b.0).then(a.1.cmp(b.1)) });
     if let Some((c, cid)) = &after {
@@ -161,7 +163,27 @@ pub(super) async fn instance(State(sim): State<Shared>, Path((party, guid)): Pat
     };
     s.item_fetches += 1;
     match s.items.get(&format!("{party}/{guid}")) {
-        Some(i) => Json(s.served(i)).into_response(),
+        Some(i) => Json(without_events(s.served(i))).into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({ "title": "Not Found", "status": 404 }))).into_response(),
+    }
+}
+
+/// An instance as Storage's instance endpoints return it: its events are a resource of their own.
+fn without_events(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.remove("instanceEvents");
+    }
+    v
+}
+
+pub(super) async fn events(State(sim): State<Shared>, Path((party, guid)): Path<(String, String)>) -> Response {
+    let mut guard = sim.lock().unwrap();
+    let s = match admit(&mut guard, SOURCE) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match s.items.get(&format!("{party}/{guid}")) {
+        Some(i) => Json(json!({ "instanceEvents": i.value.get("instanceEvents").cloned().unwrap_or_else(|| json!([])) })).into_response(),
         None => (StatusCode::NOT_FOUND, Json(json!({ "title": "Not Found", "status": 404 }))).into_response(),
     }
 }

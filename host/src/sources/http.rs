@@ -120,16 +120,55 @@ impl Http {
         serde_json::from_slice(&body).map_err(|e| HttpError::Body { url: url.into(), message: format!("invalid JSON: {e}") })
     }
 
-    /// One page of records (read by the sync core's [`Api::page`]).
+    /// One page of records (read by the sync core's [`Api::page`]); from Storage, each
+    /// instance with its events.
     pub fn page(&self, url: &str) -> Result<Page, HttpError> {
         let body = self.get(url)?.ok_or_else(|| HttpError::Status { url: url.into(), status: 404, body: "not found".into() })?;
-        self.api.page(url, &body).map_err(|message| HttpError::Body { url: url.into(), message })
+        let mut page = self.api.page(url, &body).map_err(|message| HttpError::Body { url: url.into(), message })?;
+        if self.api.storage.is_some() {
+            page.records = self.with_events(page.records)?;
+        }
+        Ok(page)
     }
 
     /// One record by its id, `None` when the source no longer has it.
     pub fn item(&self, id: &str) -> Result<Option<Fetched>, HttpError> {
         let url = self.api.item_url(id);
-        Ok(self.get(&url)?.map(|body| self.api.keys.record(body, url)))
+        let Some(record) = self.get(&url)?.map(|body| self.api.keys.record(body, url)) else { return Ok(None) };
+        if self.api.storage.is_none() {
+            return Ok(Some(record));
+        }
+        Ok(self.with_events(vec![record])?.pop())
+    }
+
+    /// Storage's instances with their events (`GET …/instances/{partyId}/{guid}/events`, which
+    /// the transformer maps to activities) in `instanceEvents`, EVENTS_AT_ONCE requests at a
+    /// time. A failed events request fails the page (it is fetched again), so no instance goes
+    /// without its events; one gone meanwhile (404) goes as it is.
+    fn with_events(&self, records: Vec<Fetched>) -> Result<Vec<Fetched>, HttpError> {
+        const EVENTS_AT_ONCE: usize = 8;
+        let per = records.len().div_ceil(EVENTS_AT_ONCE).max(1);
+        let parts: Vec<Result<Vec<Fetched>, HttpError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = records
+                .chunks(per)
+                .map(|part| scope.spawn(move || part.iter().cloned().map(|r| self.one_with_events(r)).collect::<Result<Vec<_>, _>>()))
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("an events request panicked")).collect()
+        });
+        Ok(parts.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect())
+    }
+
+    fn one_with_events(&self, record: Fetched) -> Result<Fetched, HttpError> {
+        let Ok(mut r) = record else { return Ok(record) };
+        let url = format!("{}/{}/events", self.api.base, r.source_id);
+        let Some(body) = self.get(&url)? else { return Ok(Ok(r)) };
+        let events: Value = serde_json::from_slice(&body).map_err(|e| HttpError::Body { url: url.clone(), message: format!("invalid JSON: {e}") })?;
+        let Ok(mut instance) = serde_json::from_slice::<Value>(&r.payload) else { return Ok(Ok(r)) };
+        if let Some(o) = instance.as_object_mut() {
+            o.insert("instanceEvents".into(), events.get("instanceEvents").cloned().unwrap_or_else(|| Value::Array(vec![])));
+            r.payload = instance.to_string().into_bytes();
+        }
+        Ok(Ok(r))
     }
 
     /// The source's own count of records per creation day in `[from, to]`.
