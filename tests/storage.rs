@@ -126,3 +126,39 @@ fn the_real_instances_through_the_query_migrate_as_from_files() {
     assert_eq!(ours.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "the same dialogs");
     assert_eq!(ours, expected, "the same documents");
 }
+
+/// With Maskinporten clients, the simulator's Storage takes only its token endpoint's tokens
+/// with an instance-reading scope, as Storage does; the connector gets them from the
+/// configured `[maskinporten]` client.
+#[test]
+fn the_connector_reads_storage_with_maskinporten_tokens() {
+    let fixture = |f: &str| common::root().join("tests/fixtures/maskinporten").join(f);
+    let registered = format!("storage-client:912345678:{}", fixture("client.jwks.json").display());
+    let sim = Sim::start(93, &["--days", "2", "--per-day", "8", "--maskinporten-client", &registered], &[]);
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let anonymous = agent.get(format!("{}/storage/api/v1/instances?org=ttd", sim.url)).call().unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+
+    let source = [("a3-app-instances", common::component("a3-app-instances"))];
+    let a = common::run_env(&sim, &source, "3d", "", "rate_limit = 1000");
+    let text = std::fs::read_to_string(&a.config)
+        .unwrap()
+        .replace(&format!("connector = \"http\"\nurl = \"{}/a3-app-instances\"", sim.url), &format!("connector = \"altinn-storage\"\nurl = \"{}/storage/api/v1/instances\"\norg = \"ttd\"", sim.url))
+        + &format!("[maskinporten]\nclient_id = \"storage-client\"\nkey = \"{}\"\nenvironment = \"{}/maskinporten\"\n", fixture("client.pem").display(), sim.url);
+    std::fs::write(&a.config, text).unwrap();
+    a.ok(&["parties", "import", sim.parties(a.dir.path()).to_str().unwrap()]);
+    a.ok(&["run", "--once"]);
+    assert_eq!(migrated(&a.dialogs()), all_ids_with_token(&sim, &a), "every instance of ttd, read with tokens");
+}
+
+/// `all_ids`, with a token from A's Maskinporten client.
+fn all_ids_with_token(sim: &Sim, a: &common::Env) -> BTreeSet<String> {
+    let token = a.ok(&["maskinporten", "--scope", "altinn:serviceowner/instances.read"]).trim().to_string();
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut r = agent.get(format!("{}/storage/api/v1/instances?org=ttd&order=asc:lastChanged&size=100000&mainVersionExclude=0", sim.url)).header("Authorization", format!("Bearer {token}")).call().unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let page: Value = serde_json::from_slice(&r.body_mut().read_to_vec().unwrap()).unwrap();
+    let ids: BTreeSet<String> = page["instances"].as_array().unwrap().iter().filter(|i| i["status"]["isHardDeleted"] != true).map(|i| i["id"].as_str().unwrap().to_string()).collect();
+    assert!(!ids.is_empty());
+    ids
+}

@@ -209,6 +209,10 @@ pub struct SourceConfig {
     /// none, and Storage returns Altinn 3 instances only).
     #[serde(default)]
     pub main_version_exclude: Option<i64>,
+    /// `altinn-storage`: the scopes its Maskinporten tokens ask for (with `[maskinporten]`;
+    /// default `altinn:serviceowner/instances.read`).
+    #[serde(default)]
+    pub scopes: Option<String>,
     /// JSON pointer to a page's records (default: `/instances` for a3-app-instances, else `/items`).
     pub items: Option<String>,
     /// JSON pointer to a page's continuation URL.
@@ -482,6 +486,7 @@ impl Config {
             org: None,
             app_id: None,
             main_version_exclude: None,
+            scopes: None,
             next: default_next(),
             page_size: default_page_size(),
             rate_limit: default_rate_limit(),

@@ -337,6 +337,8 @@ pub async fn run(config: Config, store: Store, opts: RunOptions, stop: watch::Re
     let config = Arc::new(config);
     let runtime = Runtime::new(config.limits.clone(), &config.cache_dir)?;
     let mut pushed: HashMap<String, Arc<Pushed>> = HashMap::new();
+    // One Maskinporten client for every source that reads Altinn with its tokens.
+    let maskinporten = config.maskinporten.as_ref().map(crate::maskinporten::Maskinporten::new).transpose()?.map(Arc::new);
     let mut workers = Vec::new();
     for name in &names {
         let sc = config.source(name)?;
@@ -344,7 +346,7 @@ pub async fn run(config: Config, store: Store, opts: RunOptions, stop: watch::Re
         pushed.insert(name.clone(), p.clone());
         workers.push(Worker {
             name: name.clone(),
-            http: Arc::new(Http::new(name, &sc)?),
+            http: Arc::new(Http::new(name, &sc)?.with_maskinporten(&sc, maskinporten.as_ref())),
             base: Pipeline::load(&config, &runtime, &store, name, SyncMode::Live).with_context(|| format!("source {name}"))?,
             stamps: [file_stamp(&sc.component), file_stamp(&config.projector)],
             sc,

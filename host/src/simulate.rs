@@ -92,6 +92,8 @@ struct Sim {
     bad_ratio: f64,
     today: NaiveDate,
     push: Option<String>,
+    /// With Maskinporten clients: Storage's endpoints take only the token endpoint's tokens.
+    storage_keys: Option<crate::api::auth::Keys>,
 }
 
 type Shared = Arc<Mutex<Sim>>;
@@ -235,7 +237,7 @@ impl Sim {
                 s.items.insert(id, Item { created, changed, value, pending: VecDeque::new(), bad: false });
             }
         }
-        Ok(Sim { sources, rng, steps: 0, last_stamp: now, bad_ratio: o.bad_ratio, today: o.today, push: o.push.clone() })
+        Ok(Sim { sources, rng, steps: 0, last_stamp: now, bad_ratio: o.bad_ratio, today: o.today, push: o.push.clone(), storage_keys: None })
     }
 
     /// One change, chosen by the seed: a new record (a third of the time) or the next version
@@ -483,6 +485,9 @@ pub async fn serve(listen: &str, o: Options) -> Result<()> {
         .with_state(sim.clone());
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| anyhow::anyhow!("listening on {listen}: {e}"))?;
     let issuer = token::Issuer::new(format!("http://{}/maskinporten/", listener.local_addr()?), &o.maskinporten_clients, o.token_ttl.as_secs() as i64)?;
+    if !o.maskinporten_clients.is_empty() {
+        sim.lock().unwrap().storage_keys = Some(crate::api::auth::Keys::from_jwks(&issuer.jwks)?);
+    }
     let app = app.merge(Router::new().route("/maskinporten/token", post(token::token)).route("/maskinporten/jwks", get(token::jwks)).with_state(Arc::new(issuer)));
     println!("listening on http://{}", listener.local_addr()?);
     use std::io::Write;

@@ -44,6 +44,13 @@ pub struct Keys {
 }
 
 impl Keys {
+    /// The keys of a JWKS document.
+    pub fn from_jwks(v: &serde_json::Value) -> Result<Keys> {
+        let set: JwkSet = serde_json::from_value(v.clone()).context("a JWKS")?;
+        anyhow::ensure!(!set.keys.is_empty(), "the JWKS holds no keys");
+        Ok(Keys { set })
+    }
+
     pub fn load(path: &Path) -> Result<Keys> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading JWKS {}", path.display()))?;
         let set: JwkSet = serde_json::from_str(&text).with_context(|| format!("JWKS {}", path.display()))?;

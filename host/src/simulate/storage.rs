@@ -16,12 +16,15 @@
 //!   empty one), and is an absolute public URL on `platform.tt02.altinn.no` whatever address was
 //!   asked, its token URL-encoded twice.
 //! - `GET /storage/api/v1/instances/{partyId}/{guid}`: one instance, 404 when there is none.
+//! - With Maskinporten clients registered, every request needs a token of the simulator's
+//!   token endpoint with `altinn:serviceowner/instances.read` or
+//!   `altinn:storage/instances.syncadapter` (else 401, or 403 without the scope).
 //! - `GET /storage/api/v1/instances/{partyId}/{guid}/events`: `{"instanceEvents": [...]}`, the
 //!   instance's events, which the instance itself does not carry (as Storage's do not).
 
 use super::{Shared, admit, bad_request};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{Value, json};
@@ -66,7 +69,24 @@ fn expr(key: &str, v: &str) -> Result<Option<Expr>, Response> {
     Ok(Some(Expr { op, at }))
 }
 
-pub(super) async fn query(State(sim): State<Shared>, RawQuery(raw): RawQuery) -> Response {
+/// Storage's scopes for reading instances (`AuthorizeOrgCaller`).
+const SCOPES: [&str; 2] = ["altinn:serviceowner/instances.read", "altinn:storage/instances.syncadapter"];
+
+/// The caller's token, where the simulator has Maskinporten clients: 401 without a valid one,
+/// 403 without an instance-reading scope.
+fn authorized(sim: &super::Sim, headers: &HeaderMap) -> Result<(), Response> {
+    let Some(keys) = &sim.storage_keys else { return Ok(()) };
+    let refuse = |code: StatusCode, m: String| Err((code, Json(json!({ "title": m, "status": code.as_u16() }))).into_response());
+    let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let Some(token) = token else { return refuse(StatusCode::UNAUTHORIZED, "a bearer token is required".into()) };
+    match keys.verify(token) {
+        Ok(c) if c.scope.split_whitespace().any(|s| SCOPES.contains(&s)) => Ok(()),
+        Ok(c) => refuse(StatusCode::FORBIDDEN, format!("scope `{}` reads no instances", c.scope)),
+        Err(e) => refuse(StatusCode::UNAUTHORIZED, e.detail.unwrap_or_else(|| e.title.to_string())),
+    }
+}
+
+pub(super) async fn query(State(sim): State<Shared>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
     let raw = raw.unwrap_or_default();
     let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.as_bytes()).into_owned().collect();
     let one = |k: &str| pairs.iter().find(|(x, _)| x.eq_ignore_ascii_case(k)).map(|(_, v)| v.clone());
@@ -114,6 +134,9 @@ pub(super) async fn query(State(sim): State<Shared>, RawQuery(raw): RawQuery) ->
     };
 
     let mut guard = sim.lock().unwrap();
+    if let Err(r) = authorized(&guard, &headers) {
+        return r;
+    }
     let s = match admit(&mut guard, SOURCE) {
         Ok(s) => s,
         Err(r) => return r,
@@ -155,8 +178,11 @@ pub(super) async fn query(State(sim): State<Shared>, RawQuery(raw): RawQuery) ->
     Json(body).into_response()
 }
 
-pub(super) async fn instance(State(sim): State<Shared>, Path((party, guid)): Path<(String, String)>) -> Response {
+pub(super) async fn instance(State(sim): State<Shared>, headers: HeaderMap, Path((party, guid)): Path<(String, String)>) -> Response {
     let mut guard = sim.lock().unwrap();
+    if let Err(r) = authorized(&guard, &headers) {
+        return r;
+    }
     let s = match admit(&mut guard, SOURCE) {
         Ok(s) => s,
         Err(r) => return r,
@@ -176,8 +202,11 @@ fn without_events(mut v: Value) -> Value {
     v
 }
 
-pub(super) async fn events(State(sim): State<Shared>, Path((party, guid)): Path<(String, String)>) -> Response {
+pub(super) async fn events(State(sim): State<Shared>, headers: HeaderMap, Path((party, guid)): Path<(String, String)>) -> Response {
     let mut guard = sim.lock().unwrap();
+    if let Err(r) = authorized(&guard, &headers) {
+        return r;
+    }
     let s = match admit(&mut guard, SOURCE) {
         Ok(s) => s,
         Err(r) => return r,

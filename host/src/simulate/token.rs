@@ -42,7 +42,7 @@ pub struct Issuer {
     url: String,
     clients: HashMap<String, (String, JwkSet)>,
     key: EncodingKey,
-    jwks: Value,
+    pub(crate) jwks: Value,
     ttl_secs: i64,
     seen: Mutex<HashSet<String>>,
 }

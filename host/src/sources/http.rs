@@ -40,6 +40,8 @@ pub use dialogsync_core::source::Page;
 
 pub struct Http {
     agent: ureq::Agent,
+    /// Bearer tokens for its requests: the Maskinporten client and the scopes.
+    auth: Option<(std::sync::Arc<crate::maskinporten::Maskinporten>, String)>,
     api: Api,
     spacing: Duration,
     last: Mutex<Option<Instant>>,
@@ -58,6 +60,7 @@ impl Http {
             .into();
         Ok(Http {
             agent,
+            auth: None,
             api: match sc.connector.as_str() {
                 "altinn-storage" => Api::new(&base, Some("/instances"), "/next", sc.page_size, sc.keys.clone()).with_storage(StorageQuery {
                     org: sc.org.clone(),
@@ -72,6 +75,15 @@ impl Http {
             spacing: Duration::from_secs_f64(1.0 / sc.rate_limit.max(0.001)),
             last: Mutex::new(None),
         })
+    }
+
+    /// Its requests with Maskinporten tokens (`altinn-storage`, with `[maskinporten]`): the
+    /// source's `scopes`, by default Storage's instance-reading one.
+    pub fn with_maskinporten(mut self, sc: &crate::config::SourceConfig, m: Option<&std::sync::Arc<crate::maskinporten::Maskinporten>>) -> Http {
+        if let Some(m) = m.filter(|_| sc.connector == "altinn-storage") {
+            self.auth = Some((m.clone(), sc.scopes.clone().unwrap_or_else(|| "altinn:serviceowner/instances.read".into())));
+        }
+        self
     }
 
     /// The source's API as the sync core reads it.
@@ -101,11 +113,25 @@ impl Http {
         *last = Some(Instant::now());
     }
 
-    /// GET `url`; `None` on 404.
+    /// GET `url`; `None` on 404. With tokens, a 401 gets one more try with a new one.
     fn get(&self, url: &str) -> Result<Option<Vec<u8>>, HttpError> {
-        self.pace();
         let get = |message: String| HttpError::Get { url: url.into(), message };
-        let mut response = self.agent.get(url).header("Accept", "application/json").call().map_err(|e| get(e.to_string()))?;
+        let mut attempt = 0;
+        let mut response = loop {
+            self.pace();
+            let mut req = self.agent.get(url).header("Accept", "application/json");
+            if let Some((m, scopes)) = &self.auth {
+                req = req.header("Authorization", format!("Bearer {}", m.token(scopes).map_err(|e| get(format!("{e:#}")))?));
+            }
+            let response = req.call().map_err(|e| get(e.to_string()))?;
+            match (&self.auth, response.status().as_u16(), attempt) {
+                (Some((m, scopes)), 401, 0) => {
+                    m.forget(scopes);
+                    attempt += 1;
+                }
+                _ => break response,
+            }
+        };
         let status = response.status().as_u16();
         let body = response.body_mut().with_config().limit(256 << 20).read_to_vec().map_err(|e| get(e.to_string()))?;
         match status {
