@@ -345,11 +345,15 @@ impl Sink {
     /// lease. Returns what was done.
     pub async fn round(self: &Arc<Self>, store: &Store) -> anyhow::Result<Sent> {
         let mut sent = Sent::default();
+        let due = store.due(crate::clock::micros(), (self.parallel * 4) as i64).await?;
+        // The lease is taken only to send: an idle sender writes nothing.
+        if due.is_empty() {
+            return Ok(sent);
+        }
         if !store.acquire("dialogporten", "sink", &self.holder, self.lease_micros).await? {
             sent.busy = true;
             return Ok(sent);
         }
-        let due = store.due(crate::clock::micros(), (self.parallel * 4) as i64).await?;
         for chunk in due.chunks(self.parallel) {
             let mut tasks = Vec::new();
             for q in chunk.iter().cloned() {

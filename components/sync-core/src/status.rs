@@ -501,7 +501,7 @@ pub async fn report<D: Db>(db: &mut D, now_micros: i64, configured: &[String], g
         });
     }
     let dialog_services = totals.get(SERVICE_OWNER_SOURCE).map_or(0, |t| t.0);
-    let (dialogporten, per_source) = sink(db).await?;
+    let (dialogporten, per_source) = sink(db, now_micros).await?;
     if let Some(d) = &dialogporten {
         for s in &mut sources {
             s.in_dialogporten = Some(per_source.get(&s.source).copied().unwrap_or(0));
@@ -525,9 +525,9 @@ pub async fn report<D: Db>(db: &mut D, now_micros: i64, configured: &[String], g
 }
 
 /// The sink's outbox and what Dialogporten holds, per source; None when nothing was ever queued.
-pub async fn sink<D: Db>(db: &mut D) -> Result<(Option<SinkReport>, BTreeMap<String, i64>), D::Error> {
-    // A row held back for its visibleFrom has a future `not_before` and no error.
-    let held = "last_error IS NULL AND not_before > 0";
+pub async fn sink<D: Db>(db: &mut D, now_micros: i64) -> Result<(Option<SinkReport>, BTreeMap<String, i64>), D::Error> {
+    // A row held back for its visibleFrom has a `not_before` still ahead and no error.
+    let held = format!("last_error IS NULL AND not_before > {now_micros}");
     let queued = db.query(Statement::new(format!("SELECT COUNT(*), MIN(queued_at) FROM outbox WHERE NOT ({held})"))).await?;
     let (waiting, oldest) = queued.first().map_or((0, None), |r| (r.int(0), r.opt_text(1)));
     let scheduled = db.query(Statement::new(format!("SELECT COUNT(*) FROM outbox WHERE {held}"))).await?.first().map_or(0, |r| r.int(0));

@@ -86,6 +86,16 @@ fn authorized(sim: &super::Sim, headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
+/// The app instances for a caller Storage lets in, the request counted.
+fn open<'a>(sim: &'a mut super::Sim, headers: &HeaderMap) -> Result<&'a mut super::Source, Response> {
+    authorized(sim, headers)?;
+    admit(sim, SOURCE)
+}
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, Json(json!({ "title": "Not Found", "status": 404 }))).into_response()
+}
+
 pub(super) async fn query(State(sim): State<Shared>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
     let raw = raw.unwrap_or_default();
     let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.as_bytes()).into_owned().collect();
@@ -134,10 +144,7 @@ pub(super) async fn query(State(sim): State<Shared>, headers: HeaderMap, RawQuer
     };
 
     let mut guard = sim.lock().unwrap();
-    if let Err(r) = authorized(&guard, &headers) {
-        return r;
-    }
-    let s = match admit(&mut guard, SOURCE) {
+    let s = match open(&mut guard, &headers) {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -180,17 +187,14 @@ pub(super) async fn query(State(sim): State<Shared>, headers: HeaderMap, RawQuer
 
 pub(super) async fn instance(State(sim): State<Shared>, headers: HeaderMap, Path((party, guid)): Path<(String, String)>) -> Response {
     let mut guard = sim.lock().unwrap();
-    if let Err(r) = authorized(&guard, &headers) {
-        return r;
-    }
-    let s = match admit(&mut guard, SOURCE) {
+    let s = match open(&mut guard, &headers) {
         Ok(s) => s,
         Err(r) => return r,
     };
     s.item_fetches += 1;
     match s.items.get(&format!("{party}/{guid}")) {
         Some(i) => Json(without_events(s.served(i))).into_response(),
-        None => (StatusCode::NOT_FOUND, Json(json!({ "title": "Not Found", "status": 404 }))).into_response(),
+        None => not_found(),
     }
 }
 
@@ -204,15 +208,12 @@ fn without_events(mut v: Value) -> Value {
 
 pub(super) async fn events(State(sim): State<Shared>, headers: HeaderMap, Path((party, guid)): Path<(String, String)>) -> Response {
     let mut guard = sim.lock().unwrap();
-    if let Err(r) = authorized(&guard, &headers) {
-        return r;
-    }
-    let s = match admit(&mut guard, SOURCE) {
+    let s = match open(&mut guard, &headers) {
         Ok(s) => s,
         Err(r) => return r,
     };
     match s.items.get(&format!("{party}/{guid}")) {
         Some(i) => Json(json!({ "instanceEvents": i.value.get("instanceEvents").cloned().unwrap_or_else(|| json!([])) })).into_response(),
-        None => (StatusCode::NOT_FOUND, Json(json!({ "title": "Not Found", "status": 404 }))).into_response(),
+        None => not_found(),
     }
 }

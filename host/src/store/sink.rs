@@ -199,6 +199,6 @@ impl Store {
 
     /// The outbox at a glance (the status report's Dialogporten line): None before anything was queued.
     pub async fn outbox(&self) -> Result<Option<dialogsync_core::status::SinkReport>> {
-        Ok(dialogsync_core::status::sink(&mut self.db()).await?.0)
+        Ok(dialogsync_core::status::sink(&mut self.db(), crate::clock::micros()).await?.0)
     }
 }
