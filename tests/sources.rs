@@ -8,6 +8,12 @@ mod common;
 mod maskinporten;
 /// The altinn-storage connector against Storage's own instance query.
 mod storage;
+/// The altinn-correspondence connector against Correspondence's capped list.
+mod correspondence;
+/// Altinn Events: subscriptions and their deliveries into a running host.
+mod events;
+/// One message in Altinn 2 and 3: one dialog.
+mod one_message;
 
 use common::{Env, counts, shared_altinn};
 use serde_json::Value;

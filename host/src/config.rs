@@ -192,7 +192,8 @@ pub struct SourceConfig {
     pub component_from: String,
     /// `files`: a folder of NDJSON, JSON documents or Storage query pages; `http`: a paged
     /// JSON API (docs/operations.md "The http connector"); `altinn-storage`: Altinn Storage's
-    /// instance query (docs/sources/a3-app-instances.md).
+    /// instance query (docs/sources/a3-app-instances.md); `altinn-correspondence`: Altinn 3
+    /// Correspondence's list and details (docs/sources/a3-correspondence.md).
     #[serde(default = "default_connector")]
     pub connector: String,
     /// The folder the `files` connector reads.
@@ -209,10 +210,26 @@ pub struct SourceConfig {
     /// none, and Storage returns Altinn 3 instances only).
     #[serde(default)]
     pub main_version_exclude: Option<i64>,
-    /// `altinn-storage`: the scopes its Maskinporten tokens ask for (with `[maskinporten]`;
-    /// default `altinn:serviceowner/instances.read`).
+    /// `altinn-correspondence`: the resources whose correspondences are read (the list takes
+    /// one `resourceId` a request).
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// The scopes its Maskinporten tokens ask for (with `[maskinporten]`; default
+    /// `altinn:serviceowner/instances.read` for `altinn-storage`, `altinn:correspondence.write`
+    /// for `altinn-correspondence`).
     #[serde(default)]
     pub scopes: Option<String>,
+    /// The secret pushed events must carry (`POST /sources/NAME/events?code=…`, as Altinn apps'
+    /// event receivers take it); none: any push is taken.
+    #[serde(default)]
+    pub events_code: Option<String>,
+    /// `dialogsync subscribe`: Altinn Events' API (`…/events/api/v1`) …
+    #[serde(default)]
+    pub events_url: Option<String>,
+    /// … and the apps' domain an `altinn-storage` source's events come from (`apps.altinn.no`;
+    /// tt02: `apps.tt02.altinn.no`).
+    #[serde(default)]
+    pub apps_domain: Option<String>,
     /// JSON pointer to a page's records (default: `/instances` for a3-app-instances, else `/items`).
     pub items: Option<String>,
     /// JSON pointer to a page's continuation URL.
@@ -486,6 +503,10 @@ impl Config {
             org: None,
             app_id: None,
             main_version_exclude: None,
+            resources: Vec::new(),
+            events_code: None,
+            events_url: None,
+            apps_domain: None,
             scopes: None,
             next: default_next(),
             page_size: default_page_size(),

@@ -124,6 +124,14 @@ enum Command {
         /// instances, instead of generated ones.
         #[arg(long)]
         storage_instances: Option<PathBuf>,
+        /// A3 correspondences more (resource skd-vedtak), published yesterday in groups that
+        /// share one publish time: ties for Correspondence's capped list
+        /// (`/correspondence/api/v1/correspondence`).
+        #[arg(long, default_value_t = 0)]
+        correspondence_ties: usize,
+        /// Correspondences per shared publish time.
+        #[arg(long, default_value_t = 50)]
+        correspondence_tie_size: usize,
     },
     /// Serve the Dialogporten-compatible API and the status page (/status).
     Serve {
@@ -153,6 +161,17 @@ enum Command {
         /// Space-separated scopes, e.g. "digdir:dialogporten.serviceprovider".
         #[arg(long)]
         scope: String,
+    },
+    /// Subscribe a host's event endpoint to a source's Altinn Events (`POST
+    /// {events_url}/subscriptions`: one per organisation or app, or per resource), so its
+    /// changes arrive at once. Prints each subscription Events created.
+    Subscribe {
+        #[arg(long)]
+        source: String,
+        /// The host's endpoint for the source, as Events will reach it:
+        /// `https://HOST/sources/SOURCE/events` (the source's `events_code` is added).
+        #[arg(long)]
+        endpoint: String,
     },
     /// Stop syncing a source (a running host stops at its next page boundary).
     Pause {
@@ -459,9 +478,19 @@ async fn run(cli: Cli) -> Result<()> {
         out!("{}", tokio::task::spawn_blocking(move || client.token(&scope)).await??);
         return Ok(());
     }
-    if let Command::Simulate { listen, seed, days, per_day, today, change_every, push, bad_ratio, maskinporten_clients, token_ttl, storage_ties, storage_instances } = cli.command {
+    if let Command::Subscribe { source, endpoint } = &cli.command {
+        let sc = config.source(source)?;
+        let client = config.maskinporten.as_ref().map(dialogsync::maskinporten::Maskinporten::new).transpose()?;
+        let (source, endpoint) = (source.clone(), endpoint.clone());
+        let created = tokio::task::spawn_blocking(move || dialogsync::sources::events::subscribe(&source, &sc, &endpoint, client.as_ref())).await??;
+        for s in created {
+            out!("{s}");
+        }
+        return Ok(());
+    }
+    if let Command::Simulate { listen, seed, days, per_day, today, change_every, push, bad_ratio, maskinporten_clients, token_ttl, storage_ties, storage_instances, correspondence_ties, correspondence_tie_size } = cli.command {
         let today = today.unwrap_or_else(dialogsync::clock::today);
-        let options = dialogsync::simulate::Options { seed, days, per_day, today, change_every, push, bad_ratio, maskinporten_clients, token_ttl, storage_ties, storage_instances };
+        let options = dialogsync::simulate::Options { seed, days, per_day, today, change_every, push, bad_ratio, maskinporten_clients, token_ttl, storage_ties, storage_instances, correspondence_ties, correspondence_tie_size };
         return dialogsync::simulate::serve(&listen, options).await;
     }
     if let Command::Bench { records, memory_records, postgres, sample, dir, sink_records, child_backfill: None } = cli.command {
@@ -484,7 +513,7 @@ async fn run(cli: Cli) -> Result<()> {
     let closer = store.clone();
     let done = async {
         match cli.command {
-            Command::Init { .. } | Command::Component { .. } | Command::Generate { .. } | Command::Simulate { .. } | Command::Token { .. } | Command::Maskinporten { .. } => unreachable!(),
+            Command::Init { .. } | Command::Component { .. } | Command::Generate { .. } | Command::Simulate { .. } | Command::Token { .. } | Command::Maskinporten { .. } | Command::Subscribe { .. } => unreachable!(),
             Command::Bench { child_backfill: None, .. } => unreachable!(),
             Command::Serve { listen } => {
                 let listen = listen.unwrap_or_else(|| config.api.listen.clone());

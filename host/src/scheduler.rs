@@ -24,7 +24,7 @@ use crate::sources::Fetched;
 use crate::store::{Store, StoreError};
 use crate::sync::{Pipeline, Summary};
 use anyhow::{Context, Result};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::NaiveDate;
@@ -66,27 +66,60 @@ pub struct Pushed {
     notify: Notify,
 }
 
-type PushMap = Arc<HashMap<String, Arc<Pushed>>>;
+/// The running sources' pushed items, and the secret each source's pushes must carry.
+pub struct PushMap {
+    pending: HashMap<String, Arc<Pushed>>,
+    codes: HashMap<String, String>,
+}
 
-/// Accepts CloudEvents (one, or a batch array): each names its item by `resourceinstance`
-/// (Altinn's events), else by `subject`.
-async fn receive(State(pushed): State<PushMap>, Path(source): Path<String>, body: axum::body::Bytes) -> axum::response::Response {
-    let Some(p) = pushed.get(&source) else {
-        return (StatusCode::NOT_FOUND, axum::Json(json!({ "error": format!("no running source {source}") }))).into_response();
+/// Altinn Events' check of a new subscription's endpoint: any 2xx validates it.
+const VALIDATE: &str = "platform.events.validatesubscription";
+
+/// The item a CloudEvent names: an app's `app.instance.*` event its instance in `source`
+/// (`https://{org}.apps…/{org}/{app}/instances/{partyId}/{guid}`), else `resourceinstance`
+/// (Correspondence's id; an app event's `{partyId}/{guid}`), else `subject`.
+fn named_item(e: &Value) -> Option<String> {
+    let field = |k: &str| e.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let app = field("type").is_some_and(|t| t.starts_with("app.instance."));
+    let from_source = field("source").filter(|_| app).and_then(|s| s.rsplit_once("/instances/")).map(|(_, id)| id.trim_end_matches('/').to_string()).filter(|id| id.contains('/'));
+    from_source.or_else(|| ["resourceinstance", "subject"].iter().find_map(|k| field(k)).map(str::to_string))
+}
+
+/// Accepts CloudEvents (one, or a batch array) as Altinn Events delivers them: answers the
+/// subscription's validation event, checks the source's `?code=` secret (wrong or missing:
+/// 401, nothing applied), and queues each named item to be fetched and applied, coalesced.
+async fn receive(State(push): State<Arc<PushMap>>, Path(source): Path<String>, Query(q): Query<HashMap<String, String>>, body: axum::body::Bytes) -> axum::response::Response {
+    let refuse = |code: StatusCode, error: String| (code, axum::Json(json!({ "error": error }))).into_response();
+    let Some(p) = push.pending.get(&source) else {
+        return refuse(StatusCode::NOT_FOUND, format!("no running source {source}"));
     };
+    if let Some(code) = push.codes.get(&source)
+        && q.get("code") != Some(code)
+    {
+        tracing::warn!(source = %source, "pushed events refused: wrong or missing code");
+        return refuse(StatusCode::UNAUTHORIZED, format!("events for {source} need its code (?code=)"));
+    }
     let events: Vec<Value> = match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Array(a)) => a,
         Ok(v @ Value::Object(_)) => vec![v],
-        Ok(_) => return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": "expected a CloudEvent or an array of them" }))).into_response(),
-        Err(e) => return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": format!("invalid JSON: {e}") }))).into_response(),
+        Ok(_) => return refuse(StatusCode::BAD_REQUEST, "expected a CloudEvent or an array of them".into()),
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")),
     };
     let mut ids = Vec::new();
+    let mut validated = 0;
     for (i, e) in events.iter().enumerate() {
-        let id = ["resourceinstance", "subject"].iter().find_map(|k| e.get(k).and_then(Value::as_str)).filter(|s| !s.is_empty());
-        match id {
-            Some(id) => ids.push(id.to_string()),
-            None => return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": format!("event {i} names no item (resourceinstance or subject)") }))).into_response(),
+        if e.get("type").and_then(Value::as_str) == Some(VALIDATE) {
+            tracing::info!(source = %source, subscription = %e.get("source").and_then(serde_json::Value::as_str).unwrap_or_default(), "Altinn Events subscription validated");
+            validated += 1;
+            continue;
         }
+        match named_item(e) {
+            Some(id) => ids.push(id),
+            None => return refuse(StatusCode::BAD_REQUEST, format!("event {i} names no item (an app instance in source, resourceinstance or subject)")),
+        }
+    }
+    if ids.is_empty() && validated > 0 {
+        return (StatusCode::OK, axum::Json(json!({ "validated": validated }))).into_response();
     }
     let (accepted, coalesced) = {
         let mut pending = p.pending.lock().unwrap();
@@ -329,7 +362,7 @@ pub async fn run(config: Config, store: Store, opts: RunOptions, stop: watch::Re
     let mut names = Vec::new();
     for name in asked {
         match config.source(&name)?.connector.as_str() {
-            "http" | "altinn-storage" => names.push(name),
+            "http" | "altinn-storage" | "altinn-correspondence" => names.push(name),
             other => eprintln!("{name}: connector `{other}` has no live sync; skipped (migrate it with `dialogsync backfill --source {name}`)"),
         }
     }
@@ -392,7 +425,13 @@ pub async fn run(config: Config, store: Store, opts: RunOptions, stop: watch::Re
     if let Some(listen) = &config.sync.listen {
         // The same address serves the API (as `dialogsync serve`) and takes pushed events.
         let api = Arc::new(crate::api::ApiState { keys: crate::api::keys(&config)?, store: store.clone(), config: (*config).clone() });
-        let push = axum::Router::new().route("/sources/{source}/events", axum::routing::post(receive)).with_state(Arc::new(pushed));
+        let mut codes = HashMap::new();
+        for name in &names {
+            if let Some(code) = config.source(name)?.events_code {
+                codes.insert(name.clone(), code);
+            }
+        }
+        let push = axum::Router::new().route("/sources/{source}/events", axum::routing::post(receive)).with_state(Arc::new(PushMap { pending: pushed, codes }));
         let app = crate::api::router(api).merge(push);
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
         tracing::info!(address = %listener.local_addr()?, "accepting pushed events");

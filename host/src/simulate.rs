@@ -10,13 +10,20 @@
 //!
 //! Also: `GET /parties.csv` (the register for records that name only a party id),
 //! `POST /_sim/fail?source=S&count=N` (the next N requests to S fail with 503),
-//! `GET /_sim/stats` (requests and single-item fetches per source, steps applied), and
-//! Altinn Storage's own instance query over the app instances (`simulate/storage.rs`).
+//! `GET /_sim/stats` (requests and single-item fetches per source, steps applied),
+//! `GET /_sim/ids?source=S` (every id the source holds), and
+//! Altinn Storage's own instance query over the app instances (`simulate/storage.rs`) and
+//! Altinn 3 Correspondence's list and details over the A3 correspondences
+//! (`simulate/correspondence.rs`).
 
 /// The Maskinporten-like token endpoint.
 pub mod token;
 /// Altinn Storage's instance query over the app instances.
 mod storage;
+/// Altinn 3 Correspondence's list and details over the A3 correspondences.
+mod correspondence;
+/// Altinn Events: subscriptions, their validation, and the A3 changes delivered to them.
+mod events;
 
 use crate::config::known;
 use crate::generate::Versions;
@@ -60,6 +67,11 @@ pub struct Options {
     /// Instances read from this folder (JSON documents as Storage stores them) are the app
     /// instances instead of generated ones, served with Storage's `{partyId}/{guid}` ids.
     pub storage_instances: Option<std::path::PathBuf>,
+    /// A3 correspondences more, of resource `skd-vedtak`, all published on the day before
+    /// `today` in groups of `correspondence_tie_size` that share one publish time: ties for
+    /// Correspondence's capped list.
+    pub correspondence_ties: usize,
+    pub correspondence_tie_size: usize,
 }
 
 struct Item {
@@ -94,6 +106,9 @@ struct Sim {
     push: Option<String>,
     /// With Maskinporten clients: Storage's endpoints take only the token endpoint's tokens.
     storage_keys: Option<crate::api::auth::Keys>,
+    subscriptions: Vec<events::Subscription>,
+    /// Where it listens (`http://HOST:PORT`): its Correspondence's base URL, named by its events.
+    origin: String,
 }
 
 type Shared = Arc<Mutex<Sim>>;
@@ -237,7 +252,29 @@ impl Sim {
                 s.items.insert(id, Item { created, changed, value, pending: VecDeque::new(), bad: false });
             }
         }
-        Ok(Sim { sources, rng, steps: 0, last_stamp: now, bad_ratio: o.bad_ratio, today: o.today, push: o.push.clone(), storage_keys: None })
+        if o.correspondence_ties > 0 {
+            let s = sources.get_mut("a3-correspondence").expect("the A3 correspondences");
+            let day = o.today - Duration::days(1);
+            let size = o.correspondence_tie_size.max(1);
+            let groups = o.correspondence_ties.div_ceil(size) as i64;
+            let utc = |t: i64| crate::clock::format_micros(t);
+            for k in 0..o.correspondence_ties {
+                let i = s.next_index;
+                s.next_index += 1;
+                // Group g publishes at one instant; the groups spread over the day.
+                let g = (k / size) as i64;
+                let at = crate::clock::day_start(day) + g * (86_400_000_000 / groups) + 123_456;
+                let mut value = s.versions.record(i, day).into_iter().next().expect("a record has a version");
+                value["resourceId"] = "skd-vedtak".into();
+                value["created"] = utc(at - 300_000_000).into();
+                value["requestedPublishTime"] = utc(at).into();
+                value["statusHistory"] = json!([{ "status": "Initialized", "statusChanged": utc(at - 300_000_000) }, { "status": "Published", "statusChanged": utc(at) }]);
+                value["lastChanged"] = utc(at).into();
+                let Some((id, changed, created)) = s.keys_of(&value) else { continue };
+                s.items.insert(id, Item { created, changed, value, pending: VecDeque::new(), bad: false });
+            }
+        }
+        Ok(Sim { sources, rng, steps: 0, last_stamp: now, bad_ratio: o.bad_ratio, today: o.today, push: o.push.clone(), storage_keys: None, subscriptions: Vec::new(), origin: String::new() })
     }
 
     /// One change, chosen by the seed: a new record (a third of the time) or the next version
@@ -276,6 +313,10 @@ impl Sim {
             if let Some(Value::String(old)) = value.get(&field).cloned() {
                 value[&field] = Value::String(stamp_like(&old, now));
             }
+        }
+        // A correspondence's new status happens now too (its publish time, once published).
+        if let Some(last) = value.get_mut("statusHistory").and_then(Value::as_array_mut).and_then(|h| h.last_mut()).filter(|_| !new) {
+            last["statusChanged"] = Value::String(crate::clock::format_micros(now));
         }
         let Some((id, changed, created)) = s.keys_of(&value) else { return (name, String::new(), "unreadable") };
         let created = s.items.get(&id).map_or(created, |i| i.created);
@@ -397,38 +438,19 @@ struct StepsQuery {
     steps: Option<u64>,
 }
 
-/// Applies changes; pushes CloudEvents for the A3 ones when asked to.
+/// Applies changes; publishes CloudEvents for the A3 ones (`simulate/events.rs`).
 fn advance(sim: &Shared, steps: u64) -> Vec<(String, String, &'static str)> {
-    let (changes, push) = {
+    let (changes, events) = {
         let mut sim = sim.lock().unwrap();
         let changes: Vec<_> = (0..steps).map(|_| sim.step()).collect();
-        (changes, sim.push.clone())
-    };
-    if let Some(push) = push {
         let events: Vec<(String, Value)> = changes
             .iter()
-            .filter(|(s, id, _)| s.starts_with("a3-") && !id.is_empty())
-            .map(|(s, id, kind)| {
-                let event = json!({
-                    "specversion": "1.0",
-                    "id": crate::runtime::sha256_hex(format!("{s}/{id}/{}", crate::clock::micros()).as_bytes()),
-                    "source": format!("urn:dialogsync:simulator:{s}"),
-                    "type": format!("no.altinn.{s}.{kind}"),
-                    "resourceinstance": id,
-                    "time": crate::clock::stamp(),
-                });
-                (format!("{}/sources/{s}/events", push.trim_end_matches('/')), event)
-            })
+            .filter(|(_, id, _)| !id.is_empty())
+            .filter_map(|(s, id, kind)| Some((s.clone(), events::cloud_event(&sim.origin, s, id, kind, &sim.sources.get(s)?.items.get(id)?.value)?)))
             .collect();
-        std::thread::spawn(move || {
-            for (url, event) in events {
-                let sent = ureq::post(&url).header("Content-Type", "application/cloudevents+json").send(event.to_string());
-                if let Err(e) = sent {
-                    tracing::warn!(url = %url, error = %e, "could not push an event");
-                }
-            }
-        });
-    }
+        (changes, events)
+    };
+    events::publish(sim, events);
     changes
 }
 
@@ -457,6 +479,19 @@ async fn fail(State(sim): State<Shared>, Query(q): Query<FailQuery>) -> Response
     }
 }
 
+#[derive(Deserialize)]
+struct SourceQuery {
+    source: String,
+}
+
+/// Every id a source holds, for tests that must know what "all" is.
+async fn ids(State(sim): State<Shared>, Query(q): Query<SourceQuery>) -> Response {
+    match sim.lock().unwrap().sources.get(&q.source) {
+        Some(s) => Json(s.items.keys().collect::<Vec<_>>()).into_response(),
+        None => (StatusCode::NOT_FOUND, format!("no source {}", q.source)).into_response(),
+    }
+}
+
 async fn stats(State(sim): State<Shared>) -> Json<Value> {
     let sim = sim.lock().unwrap();
     let per = |f: fn(&Source) -> u64| sim.sources.iter().map(|(n, s)| (n.clone(), json!(f(s)))).collect::<serde_json::Map<_, _>>();
@@ -476,15 +511,21 @@ pub async fn serve(listen: &str, o: Options) -> Result<()> {
         .route("/storage/api/v1/instances", get(storage::query))
         .route("/storage/api/v1/instances/{party}/{guid}", get(storage::instance))
         .route("/storage/api/v1/instances/{party}/{guid}/events", get(storage::events))
+        .route("/correspondence/api/v1/correspondence", get(correspondence::list))
+        .route("/correspondence/api/v1/correspondence/{id}/details", get(correspondence::details))
+        .route("/events/api/v1/subscriptions", post(events::subscribe))
+        .route("/events/api/v1/subscriptions/{id}", get(events::subscription))
         .route("/_sim/advance", post(advance_handler))
         .route("/_sim/fail", post(fail))
         .route("/_sim/stats", get(stats))
+        .route("/_sim/ids", get(ids))
         .route("/{source}", get(list))
         .route("/{source}/item", get(item))
         .route("/{source}/counts", get(counts))
         .with_state(sim.clone());
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| anyhow::anyhow!("listening on {listen}: {e}"))?;
     let issuer = token::Issuer::new(format!("http://{}/maskinporten/", listener.local_addr()?), &o.maskinporten_clients, o.token_ttl.as_secs() as i64)?;
+    sim.lock().unwrap().origin = format!("http://{}", listener.local_addr()?);
     if !o.maskinporten_clients.is_empty() {
         sim.lock().unwrap().storage_keys = Some(crate::api::auth::Keys::from_jwks(&issuer.jwks)?);
     }

@@ -30,7 +30,7 @@ pub fn project(ctx: &ProjectionContext, e: &Element) -> Result<Dialog, RecordErr
     let visible_from = keep(e.visible_from);
     let due_at = keep(e.due_at).filter(|due| visible_from.is_none_or(|v| *due >= v));
 
-    let id = uuid7(e.created_at, &[&e.source, &e.source_id]).to_string();
+    let id = dialog_id(e);
     let status = status(e);
     let system_label = if e.state.soft_deleted {
         "Bin"
@@ -134,6 +134,21 @@ fn content(e: &Element) -> Value {
         c.insert("extendedStatus".into(), content_value(&sub, rules::MAX_EXTENDED_STATUS));
     }
     Value::Object(c)
+}
+
+/// The dialog's id, a UUIDv7 at the element's creation. An Altinn 3 correspondence migrated
+/// from Altinn 2 (`altinn2CorrespondenceId`) takes its Altinn 2 record's id, so the one message
+/// in both sources is one dialog: Altinn's migration carried the A2 creation time over.
+fn dialog_id(e: &Element) -> String {
+    let a2 = e.legacy_refs.iter().find_map(|r| match r {
+        LegacyRef::A2CorrespondenceId(i) if e.kind == ElementKind::Correspondence => Some(i.as_str()),
+        _ => None,
+    });
+    match a2 {
+        Some(i) => uuid7(e.created_at, &["a2-correspondence", i]),
+        None => uuid7(e.created_at, &[&e.source, &e.source_id]),
+    }
+    .to_string()
 }
 
 /// Every legacy reference as a service-owner label, so the dialog can be found by any of them.

@@ -7,7 +7,7 @@
 //! [`Dialect`]'s fragments.
 
 use crate::changes::{NewEvent, StoredDialog, Upserts};
-use crate::commit::{Commit, Current, Fence};
+use crate::commit::{Commit, Current, DialogRow, Fence};
 use crate::plan::day_of;
 use crate::record::RawRecord;
 use serde::Serialize;
@@ -520,8 +520,9 @@ async fn upsert_dialogs<D: Db>(db: &mut D, source: &str, c: &Commit) -> Result<V
         return Ok(Vec::new());
     }
     let ids: Vec<&str> = c.upserts.iter().map(|d| d.source_id.as_str()).collect();
-    let stored = stored_dialogs(db, source, &ids).await?;
-    let Upserts { gone, write, events } = crate::changes::upserts(&c.upserts, stored, c.replay);
+    let mut stored = stored_dialogs(db, source, &ids).await?;
+    let rows = across_sources(db, source, &c.upserts, &mut stored).await?;
+    let Upserts { gone, write, events } = crate::changes::upserts(&rows, stored, c.replay);
     let d = db.dialect();
     if !gone.is_empty() {
         let sql = format!("DELETE FROM dialogs WHERE id IN (SELECT value FROM {})", d.list(1));
@@ -548,6 +549,67 @@ async fn upsert_dialogs<D: Db>(db: &mut D, source: &str, c: &Commit) -> Result<V
         db.execute(q).await?;
     }
     Ok(events)
+}
+
+/// One message in two sources is one dialog: the projector gives an Altinn 3 correspondence
+/// migrated from Altinn 2 the id of its Altinn 2 record's dialog. A row whose dialog another
+/// source's record made (read here, inside the transaction) is the newest version of either
+/// when its version is newer (the source's name breaks a tie, so the order they come in does
+/// not matter): it is written with the labels of both. When it is older, the stored dialog
+/// stays as it is and gains the row's labels. The dialog keeps the source and record that
+/// made it first.
+async fn across_sources<D: Db>(db: &mut D, source: &str, rows: &[DialogRow], stored: &mut HashMap<String, StoredDialog>) -> Result<Vec<DialogRow>, D::Error> {
+    let ids: Vec<&str> = rows.iter().map(|d| d.id.as_str()).collect();
+    let sql = format!(
+        "SELECT id, source, source_id, source_version, content_hash, party, service_resource, status, system_label, created_at, updated_at, transformer_hash, projector_hash, document, sync_mode
+         FROM dialogs WHERE id IN (SELECT value FROM {})",
+        db.dialect().list(1)
+    );
+    let found = db.query(Statement::new(sql).bind(json_list(&ids))).await?;
+    let mut others: HashMap<String, (String, DialogRow)> = HashMap::new();
+    for r in &found {
+        let row = DialogRow {
+            id: r.text(0),
+            source_id: r.text(2),
+            source_version: r.int(3),
+            content_hash: r.text(4),
+            party: r.text(5),
+            service_resource: r.text(6),
+            status: r.text(7),
+            system_label: r.text(8),
+            created_at: r.int(9),
+            updated_at: r.int(10),
+            transformer_hash: r.text(11),
+            projector_hash: r.text(12),
+            document: r.text(13),
+            sync_mode: r.opt_text(14),
+        };
+        others.insert(row.id.clone(), (r.text(1), row));
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for d in rows {
+        let Some((other_source, other)) = others.get(&d.id).filter(|(s, o)| !(s == source && o.source_id == d.source_id)) else {
+            out.push(d.clone());
+            continue;
+        };
+        // The stored dialog, as though it were this record's: an update of it, never a create.
+        let before = |document: &str| StoredDialog {
+            current: Current { id: other.id.clone(), source_version: i64::MIN, content_hash: String::new(), document: document.to_string() },
+            party: other.party.clone(),
+            service_resource: other.service_resource.clone(),
+        };
+        let mut row = if (d.source_version, source) > (other.source_version, other_source.as_str()) {
+            DialogRow { document: crate::validate::with_labels_of(&d.document, &other.document), ..d.clone() }
+        } else {
+            DialogRow { document: crate::validate::with_labels_of(&other.document, &d.document), ..other.clone() }
+        };
+        stored.insert(row.source_id.clone(), before(&other.document));
+        // Later rows of this page for the same dialog meet what this one leaves.
+        others.insert(row.id.clone(), (other_source.clone(), DialogRow { source_version: row.source_version, ..row.clone() }));
+        row.sync_mode = row.sync_mode.or(d.sync_mode.clone());
+        out.push(row);
+    }
+    Ok(out)
 }
 
 /// Appends change events in commit order. Their sequence numbers come from one counter row,

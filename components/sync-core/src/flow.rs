@@ -127,7 +127,10 @@ pub async fn live_tick<S: Shell>(shell: &mut S, settings: &Settings, api: &Api, 
     let mut url = api.changed_url(cursor - overlap_micros);
     loop {
         let page = shell.fetch(&url).await?;
-        cursor = plan::advance_cursor(cursor, page.records.iter().filter_map(|r| r.as_ref().ok().map(|r| r.version)));
+        cursor = match page.cursor {
+            Some(c) => cursor.max(c),
+            None => plan::advance_cursor(cursor, page.records.iter().filter_map(|r| r.as_ref().ok().map(|r| r.version))),
+        };
         let now = shell.now_micros();
         let (mut commit, s) = prepare(shell, Settings { mode: SyncMode::Live, now, ..settings.clone() }, page.records).await?;
         commit.checkpoint = Some(("live".into(), cursor.to_string()));

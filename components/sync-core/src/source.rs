@@ -66,7 +66,8 @@ pub const KNOWN_SOURCES: &[KnownSource] = &[
     KnownSource { name: "a2-correspondence", id_field: "correspondenceId", version_fields: &["lastChanged", "createdDate"], created_fields: &["createdDate"], items: "/items" },
     // Altinn Storage's instance query page: {"instances": [...], "next": URL}.
     KnownSource { name: "a3-app-instances", id_field: "id", version_fields: &["lastChanged", "created"], created_fields: &["created"], items: "/instances" },
-    KnownSource { name: "a3-correspondence", id_field: "correspondenceId", version_fields: &["lastChanged", "created"], created_fields: &["created"], items: "/items" },
+    // Correspondence's details carry no `lastChanged`: their `statusChanged` is the last change.
+    KnownSource { name: "a3-correspondence", id_field: "correspondenceId", version_fields: &["lastChanged", "statusChanged", "created"], created_fields: &["created"], items: "/items" },
 ];
 
 pub fn known(name: &str) -> Option<&'static KnownSource> {
@@ -95,6 +96,9 @@ fn query(pairs: &[(&str, &str)]) -> String {
 pub struct Page {
     pub records: Vec<Fetched>,
     pub next: Option<String>,
+    /// Where a live cursor stands after this page, when the source says (Correspondence's
+    /// list is by publish time, not by the records' versions); None: the newest version read.
+    pub cursor: Option<i64>,
 }
 
 /// Altinn Storage's instance query (`connector = "altinn-storage"`,
@@ -129,6 +133,43 @@ impl StorageQuery {
     }
 }
 
+/// Altinn 3 Correspondence as a source (`connector = "altinn-correspondence"`,
+/// `../shared/altinn/real-apis.md` §3): `GET …/correspondence?resourceId=R&role=Sender&from=F&to=T`
+/// lists the ids of the correspondences published strictly between F and T, newest first, at
+/// most [`CORRESPONDENCE_CAP`] and with no continuation; `GET …/{id}/details` reads one.
+#[derive(Debug, Clone, Default)]
+pub struct CorrespondenceQuery {
+    /// The resources whose correspondences are read (the list requires one `resourceId`).
+    pub resources: Vec<String>,
+}
+
+/// The most ids Correspondence's list returns: a list this long may have left some out.
+pub const CORRESPONDENCE_CAP: usize = 1000;
+
+/// A span of publish times `[lo, hi)`, microseconds, as a page of the connector asks for it,
+/// and where the window it belongs to ends. A live tick's first span is open (`hi` None: up to
+/// the instant it is asked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub lo: i64,
+    pub hi: Option<i64>,
+    pub end: Option<i64>,
+}
+
+impl Span {
+    /// The earlier half of `[lo, hi)`, for a list that hit the cap; None when the span is one
+    /// instant (one microsecond, Correspondence's precision) and cannot be split.
+    pub fn halve(lo: i64, hi: i64) -> Option<i64> {
+        (hi - lo > 1).then(|| lo + (hi - lo) / 2)
+    }
+
+    /// After `[lo, hi)` was listed under the cap: the next span of the window, twice as wide
+    /// (the density is rarely even), up to the window's end.
+    pub fn after(lo: i64, hi: i64, end: i64) -> Option<(i64, i64)> {
+        (hi < end).then(|| (hi, end.min(hi.saturating_add(2 * (hi - lo).max(1)))))
+    }
+}
+
 /// A source's HTTP API: where it is, and where a page keeps its records and next URL.
 #[derive(Debug, Clone)]
 pub struct Api {
@@ -142,11 +183,13 @@ pub struct Api {
     pub keys: RecordKeys,
     /// Altinn Storage's protocol instead of the simulator's own (`http`).
     pub storage: Option<StorageQuery>,
+    /// Altinn 3 Correspondence's list and details instead.
+    pub correspondence: Option<CorrespondenceQuery>,
 }
 
 impl Api {
     pub fn new(base: &str, items: Option<&str>, next: &str, page_size: u32, keys: RecordKeys) -> Api {
-        Api { base: base.trim_end_matches('/').to_string(), items: items.unwrap_or("/items").to_string(), next: next.to_string(), page_size: page_size.max(1), keys, storage: None }
+        Api { base: base.trim_end_matches('/').to_string(), items: items.unwrap_or("/items").to_string(), next: next.to_string(), page_size: page_size.max(1), keys, storage: None, correspondence: None }
     }
 
     /// The same API spoken as Altinn Storage's instance query (`base` is its
@@ -156,8 +199,19 @@ impl Api {
         self
     }
 
+    /// The same API spoken as Altinn 3 Correspondence (`base` is its
+    /// `…/correspondence/api/v1/correspondence`).
+    pub fn with_correspondence(mut self, q: CorrespondenceQuery) -> Api {
+        self.correspondence = Some(q);
+        self
+    }
+
     /// Records changed at or after `since` (live ticks), oldest change first.
     pub fn changed_url(&self, since: i64) -> String {
+        if self.correspondence.is_some() {
+            // Published since `since`, up to the instant the list is first asked.
+            return self.span_url(since, None, None);
+        }
         if let Some(q) = &self.storage {
             // `gte:`: the instant the last tick ended on again, so ties there are not lost
             // (their ids settled already come back unchanged).
@@ -172,6 +226,10 @@ impl Api {
     pub fn window_url(&self, first: NaiveDate, last: NaiveDate) -> String {
         let from = format_micros(day_start(first));
         let before = format_micros(day_start(last + Duration::days(1)));
+        if self.correspondence.is_some() {
+            let end = day_start(last + Duration::days(1));
+            return self.span_url(day_start(first), Some(end), Some(end));
+        }
         if let Some(q) = &self.storage {
             let mut p = q.pairs(self.page_size);
             p.push(("created", format!("gte:{from}")));
@@ -183,6 +241,9 @@ impl Api {
 
     /// One record by its id.
     pub fn item_url(&self, id: &str) -> String {
+        if self.correspondence.is_some() {
+            return format!("{}/{id}/details", self.base);
+        }
         if self.storage.is_some() {
             // Storage's instance id is `{partyId}/{guid}`: `GET …/instances/{partyId}/{guid}`.
             return format!("{}/{id}", self.base);
@@ -210,7 +271,55 @@ impl Api {
             Some(Value::String(s)) if !s.is_empty() => Some(self.absolute(s)),
             _ => None,
         };
-        Ok(Page { records, next })
+        Ok(Page { records, next, cursor: None })
+    }
+
+    /// The connector's own URL for a span: the list query without its `resourceId` (one request
+    /// per configured resource is made of it), `to` left out while open, and the window's end
+    /// in the fragment, which is never sent. The publish-time bounds are exclusive at both ends,
+    /// so `from` is one microsecond before `lo`: `[lo, hi)` exactly, no tie at an edge lost.
+    pub fn span_url(&self, lo: i64, hi: Option<i64>, end: Option<i64>) -> String {
+        let mut p = vec![("role", "Sender".to_string()), ("from", format_micros(lo - 1))];
+        if let Some(hi) = hi {
+            p.push(("to", format_micros(hi)));
+        }
+        let url = self.with(&p);
+        match end {
+            Some(e) => format!("{url}#end={}", format_micros(e)),
+            None => url,
+        }
+    }
+
+    /// The span a [`Api::span_url`] names.
+    pub fn span(&self, url: &str) -> Result<Span, String> {
+        let (url, fragment) = url.split_once('#').unwrap_or((url, ""));
+        let query = url.split_once('?').map_or("", |(_, q)| q);
+        let time = |k: &str, v: &str| chrono::DateTime::parse_from_rfc3339(v).map(|t| t.timestamp_micros()).map_err(|e| format!("`{k}={v}` is not an RFC 3339 time: {e}"));
+        let mut span = Span { lo: i64::MIN, hi: None, end: None };
+        for (k, v) in form_urlencoded::parse(query.as_bytes()).chain(form_urlencoded::parse(fragment.as_bytes())) {
+            match k.as_ref() {
+                "from" => span.lo = time(&k, &v)? + 1,
+                "to" => span.hi = Some(time(&k, &v)?),
+                "end" => span.end = Some(time(&k, &v)?),
+                _ => {}
+            }
+        }
+        if span.lo == i64::MIN {
+            return Err("no `from` (the connector's list URLs always carry one)".into());
+        }
+        Ok(span)
+    }
+
+    /// The list request for `[lo, hi)` of one resource, as Correspondence takes it.
+    pub fn list_url(&self, lo: i64, hi: i64, resource: &str) -> String {
+        self.with(&[("resourceId", resource.to_string()), ("role", "Sender".into()), ("from", format_micros(lo - 1)), ("to", format_micros(hi))])
+    }
+
+    /// The ids of a list answer (`{"ids": [...]}`), lower-cased as the transformer keys them.
+    pub fn ids(body: &[u8]) -> Result<Vec<String>, String> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
+        let ids = v.get("ids").and_then(Value::as_array).ok_or("no `ids` list")?;
+        ids.iter().map(|i| i.as_str().map(str::to_ascii_lowercase).ok_or_else(|| format!("id `{i}` is not a string"))).collect()
     }
 
     fn with(&self, pairs: &[(&str, String)]) -> String {
@@ -268,6 +377,38 @@ mod tests {
             "http://127.0.0.1:9000/storage/api/v1/instances?org=ttd&order=asc%3AlastChanged&size=100&mainVersionExclude=0&created=gte%3A2026-01-02T00%3A00%3A00.000000Z&created=lt%3A2026-01-03T00%3A00%3A00.000000Z"
         );
         assert_eq!(api.item_url("50001/0a1b"), "http://127.0.0.1:9000/storage/api/v1/instances/50001/0a1b");
+    }
+
+    fn correspondence() -> Api {
+        Api::new("http://127.0.0.1:9000/correspondence/api/v1/correspondence", None, "/next", 100, RecordKeys::default())
+            .with_correspondence(CorrespondenceQuery { resources: vec!["skd-vedtak".into()] })
+    }
+
+    #[test]
+    fn correspondence_spans_cover_a_window_exactly_through_exclusive_bounds() {
+        let api = correspondence();
+        let day: NaiveDate = "2026-01-02".parse().unwrap();
+        let url = api.window_url(day, day);
+        assert_eq!(url, "http://127.0.0.1:9000/correspondence/api/v1/correspondence?role=Sender&from=2026-01-01T23%3A59%3A59.999999Z&to=2026-01-03T00%3A00%3A00.000000Z#end=2026-01-03T00:00:00.000000Z");
+        let (lo, hi) = (day_start(day), day_start(day + Duration::days(1)));
+        assert_eq!(api.span(&url).unwrap(), Span { lo, hi: Some(hi), end: Some(hi) });
+        assert_eq!(api.list_url(lo, hi, "skd-vedtak"), "http://127.0.0.1:9000/correspondence/api/v1/correspondence?resourceId=skd-vedtak&role=Sender&from=2026-01-01T23%3A59%3A59.999999Z&to=2026-01-03T00%3A00%3A00.000000Z");
+        let live = api.span(&api.changed_url(lo)).unwrap();
+        assert_eq!(live, Span { lo, hi: None, end: None });
+        assert_eq!(api.item_url("0192a3c5-0000-7000-8000-000000000001"), "http://127.0.0.1:9000/correspondence/api/v1/correspondence/0192a3c5-0000-7000-8000-000000000001/details");
+        // Halving then widening walks the window without a gap or an overlap.
+        let (mut at, mut covered) = (lo, Vec::new());
+        let mut h = Span::halve(lo, hi).and_then(|m| Span::halve(lo, m)).unwrap();
+        loop {
+            covered.push((at, h));
+            match Span::after(at, h, hi) {
+                Some((a, b)) => (at, h) = (a, b),
+                None => break,
+            }
+        }
+        assert!(covered.windows(2).all(|w| w[0].1 == w[1].0) && covered[0].0 == lo && covered.last().unwrap().1 == hi);
+        assert_eq!(Span::halve(lo, lo + 1), None);
+        assert_eq!(Api::ids(br#"{"ids": ["0192A3C5-0000-7000-8000-000000000001"]}"#).unwrap(), vec!["0192a3c5-0000-7000-8000-000000000001"]);
     }
 
     #[test]

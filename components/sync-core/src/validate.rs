@@ -93,6 +93,16 @@ pub fn check(d: &Dialog, now: i64) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn labels_of_another_document_are_added_once_after_its_own() {
+        let doc = |labels: &[&str]| serde_json::json!({ "id": "x", "serviceOwnerContext": { "serviceOwnerLabels": labels.iter().map(|l| serde_json::json!({ "value": l })).collect::<Vec<_>>() } }).to_string();
+        let (a, b) = (doc(&["urn:a3:1", "urn:a2:9"]), doc(&["urn:a2:9", "urn:a2:reportee:5"]));
+        let merged: Value = serde_json::from_str(&super::with_labels_of(&a, &b)).unwrap();
+        let values: Vec<&str> = merged["serviceOwnerContext"]["serviceOwnerLabels"].as_array().unwrap().iter().map(|l| l["value"].as_str().unwrap()).collect();
+        assert_eq!(values, ["urn:a3:1", "urn:a2:9", "urn:a2:reportee:5"]);
+        assert_eq!(super::with_labels_of(&a, &a), a, "nothing to add: the document as it was");
+    }
+
     use super::*;
 
     const NOW: i64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
@@ -155,4 +165,24 @@ mod tests {
         mismatch.status = "Draft".into();
         has(check(&mismatch, NOW), "status");
     }
+}
+
+/// `document` with the service-owner labels of `other` it lacks added after its own (as many as
+/// Dialogporten allows): one dialog for one message in two sources is found by the legacy ids of
+/// both. The document is rewritten only when a label is added.
+pub fn with_labels_of(document: &str, other: &str) -> String {
+    let labels = |d: &Value| d.pointer("/serviceOwnerContext/serviceOwnerLabels").and_then(Value::as_array).cloned().unwrap_or_default();
+    let (Ok(mut doc), Ok(theirs)) = (serde_json::from_str::<Value>(document), serde_json::from_str::<Value>(other)) else { return document.to_string() };
+    let mut mine = labels(&doc);
+    let before = mine.len();
+    for l in labels(&theirs) {
+        if mine.len() < rules::MAX_LABELS && !mine.iter().any(|m| m["value"] == l["value"]) {
+            mine.push(l);
+        }
+    }
+    if mine.len() == before {
+        return document.to_string();
+    }
+    doc["serviceOwnerContext"]["serviceOwnerLabels"] = Value::Array(mine);
+    doc.to_string()
 }

@@ -73,26 +73,26 @@ fn expr(key: &str, v: &str) -> Result<Option<Expr>, Response> {
 const SCOPES: [&str; 2] = ["altinn:serviceowner/instances.read", "altinn:storage/instances.syncadapter"];
 
 /// The caller's token, where the simulator has Maskinporten clients: 401 without a valid one,
-/// 403 without an instance-reading scope.
-fn authorized(sim: &super::Sim, headers: &HeaderMap) -> Result<(), Response> {
+/// 403 without one of `scopes`.
+pub(super) fn authorized(sim: &super::Sim, headers: &HeaderMap, scopes: &[&str]) -> Result<(), Response> {
     let Some(keys) = &sim.storage_keys else { return Ok(()) };
     let refuse = |code: StatusCode, m: String| Err((code, Json(json!({ "title": m, "status": code.as_u16() }))).into_response());
     let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     let Some(token) = token else { return refuse(StatusCode::UNAUTHORIZED, "a bearer token is required".into()) };
     match keys.verify(token) {
-        Ok(c) if c.scope.split_whitespace().any(|s| SCOPES.contains(&s)) => Ok(()),
-        Ok(c) => refuse(StatusCode::FORBIDDEN, format!("scope `{}` reads no instances", c.scope)),
+        Ok(c) if c.scope.split_whitespace().any(|s| scopes.contains(&s)) => Ok(()),
+        Ok(c) => refuse(StatusCode::FORBIDDEN, format!("scope `{}` is none of {}", c.scope, scopes.join(", "))),
         Err(e) => refuse(StatusCode::UNAUTHORIZED, e.detail.unwrap_or_else(|| e.title.to_string())),
     }
 }
 
-/// The app instances for a caller Storage lets in, the request counted.
-fn open<'a>(sim: &'a mut super::Sim, headers: &HeaderMap) -> Result<&'a mut super::Source, Response> {
-    authorized(sim, headers)?;
-    admit(sim, SOURCE)
+/// Source `source` for a caller with one of `scopes`, the request counted.
+pub(super) fn open<'a>(sim: &'a mut super::Sim, headers: &HeaderMap, scopes: &[&str], source: &str) -> Result<&'a mut super::Source, Response> {
+    authorized(sim, headers, scopes)?;
+    admit(sim, source)
 }
 
-fn not_found() -> Response {
+pub(super) fn not_found() -> Response {
     (StatusCode::NOT_FOUND, Json(json!({ "title": "Not Found", "status": 404 }))).into_response()
 }
 
@@ -144,7 +144,7 @@ pub(super) async fn query(State(sim): State<Shared>, headers: HeaderMap, RawQuer
     };
 
     let mut guard = sim.lock().unwrap();
-    let s = match open(&mut guard, &headers) {
+    let s = match open(&mut guard, &headers, &SCOPES, SOURCE) {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -187,7 +187,7 @@ pub(super) async fn query(State(sim): State<Shared>, headers: HeaderMap, RawQuer
 
 pub(super) async fn instance(State(sim): State<Shared>, headers: HeaderMap, Path((party, guid)): Path<(String, String)>) -> Response {
     let mut guard = sim.lock().unwrap();
-    let s = match open(&mut guard, &headers) {
+    let s = match open(&mut guard, &headers, &SCOPES, SOURCE) {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -208,7 +208,7 @@ fn without_events(mut v: Value) -> Value {
 
 pub(super) async fn events(State(sim): State<Shared>, headers: HeaderMap, Path((party, guid)): Path<(String, String)>) -> Response {
     let mut guard = sim.lock().unwrap();
-    let s = match open(&mut guard, &headers) {
+    let s = match open(&mut guard, &headers, &SCOPES, SOURCE) {
         Ok(s) => s,
         Err(r) => return r,
     };

@@ -15,7 +15,7 @@
 //! spaced by its `rate_limit`.
 
 use super::Fetched;
-use dialogsync_core::source::{Api, StorageQuery};
+use dialogsync_core::source::{Api, CORRESPONDENCE_CAP, CorrespondenceQuery, Span, StorageQuery};
 use chrono::NaiveDate;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -34,6 +34,10 @@ pub enum HttpError {
     Status { url: String, status: u16, body: String },
     #[error("GET {url}: {message}")]
     Body { url: String, message: String },
+    #[error("source {source_name}: connector `altinn-correspondence` needs `resources` (Correspondence's list requires a resourceId)")]
+    NoResources { source_name: String },
+    #[error("GET {url}: at least {count} ids at the one instant {instant}: Correspondence lists at most {count} and cannot page within an instant, so the rest cannot be listed")]
+    OverCap { url: String, instant: String, count: usize },
 }
 
 pub use dialogsync_core::source::Page;
@@ -53,6 +57,9 @@ impl Http {
         if sc.connector == "altinn-storage" && sc.org.is_none() && sc.app_id.is_none() {
             return Err(HttpError::NoOrg { source_name: source.into() });
         }
+        if sc.connector == "altinn-correspondence" && sc.resources.is_empty() {
+            return Err(HttpError::NoResources { source_name: source.into() });
+        }
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(60)))
             .http_status_as_error(false)
@@ -70,6 +77,7 @@ impl Http {
                         n => Some(n),
                     },
                 }),
+                "altinn-correspondence" => Api::new(&base, None, "/next", sc.page_size, sc.keys.clone()).with_correspondence(CorrespondenceQuery { resources: sc.resources.clone() }),
                 _ => Api::new(&base, sc.items.as_deref(), &sc.next, sc.page_size, sc.keys.clone()),
             },
             spacing: Duration::from_secs_f64(1.0 / sc.rate_limit.max(0.001)),
@@ -77,11 +85,16 @@ impl Http {
         })
     }
 
-    /// Its requests with Maskinporten tokens (`altinn-storage`, with `[maskinporten]`): the
-    /// source's `scopes`, by default Storage's instance-reading one.
+    /// Its requests with Maskinporten tokens (Altinn's APIs, with `[maskinporten]`): the
+    /// source's `scopes`, by default the one its API reads with.
     pub fn with_maskinporten(mut self, sc: &crate::config::SourceConfig, m: Option<&std::sync::Arc<crate::maskinporten::Maskinporten>>) -> Http {
-        if let Some(m) = m.filter(|_| sc.connector == "altinn-storage") {
-            self.auth = Some((m.clone(), sc.scopes.clone().unwrap_or_else(|| "altinn:serviceowner/instances.read".into())));
+        let default = match sc.connector.as_str() {
+            "altinn-storage" => "altinn:serviceowner/instances.read",
+            "altinn-correspondence" => "altinn:correspondence.write",
+            _ => return self,
+        };
+        if let Some(m) = m {
+            self.auth = Some((m.clone(), sc.scopes.clone().unwrap_or_else(|| default.into())));
         }
         self
     }
@@ -147,8 +160,11 @@ impl Http {
     }
 
     /// One page of records (read by the sync core's [`Api::page`]); from Storage, each
-    /// instance with its events.
+    /// instance with its events; from Correspondence, a span's list and each one's details.
     pub fn page(&self, url: &str) -> Result<Page, HttpError> {
+        if self.api.correspondence.is_some() {
+            return self.correspondence_page(url);
+        }
         let body = self.get(url)?.ok_or_else(|| HttpError::Status { url: url.into(), status: 404, body: "not found".into() })?;
         let mut page = self.api.page(url, &body).map_err(|message| HttpError::Body { url: url.into(), message })?;
         if self.api.storage.is_some() {
@@ -162,26 +178,67 @@ impl Http {
         let url = self.api.item_url(id);
         let Some(record) = self.get(&url)?.map(|body| self.api.keys.record(body, url)) else { return Ok(None) };
         if self.api.storage.is_none() {
+            // Correspondence's details and the `http` connector's item are the whole record.
             return Ok(Some(record));
         }
         Ok(self.with_events(vec![record])?.pop())
     }
 
-    /// Storage's instances with their events (`GET …/instances/{partyId}/{guid}/events`, which
-    /// the transformer maps to activities) in `instanceEvents`, EVENTS_AT_ONCE requests at a
-    /// time. A failed events request fails the page (it is fetched again), so no instance goes
-    /// without its events; one gone meanwhile (404) goes as it is.
-    fn with_events(&self, records: Vec<Fetched>) -> Result<Vec<Fetched>, HttpError> {
-        const EVENTS_AT_ONCE: usize = 8;
-        let per = records.len().div_ceil(EVENTS_AT_ONCE).max(1);
-        let parts: Vec<Result<Vec<Fetched>, HttpError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = records
-                .chunks(per)
-                .map(|part| scope.spawn(move || part.iter().cloned().map(|r| self.one_with_events(r)).collect::<Result<Vec<_>, _>>()))
-                .collect();
-            handles.into_iter().map(|h| h.join().expect("an events request panicked")).collect()
+    /// One span of publish times (`url` is the connector's own, [`Api::span_url`]): the ids
+    /// of every configured resource, the span halved while any list comes back at the cap (a
+    /// list that long may have left some out), then each one's details. The next page is the
+    /// window's next span; a live tick's open span ends at the instant it is first asked, and
+    /// the cursor moves to the end of each span listed.
+    fn correspondence_page(&self, url: &str) -> Result<Page, HttpError> {
+        let q = self.api.correspondence.as_ref().expect("a Correspondence source");
+        let span = self.api.span(url).map_err(|message| HttpError::Body { url: url.into(), message })?;
+        let lo = span.lo;
+        let mut hi = span.hi.unwrap_or_else(crate::clock::micros).max(lo + 1);
+        let end = span.end.unwrap_or(hi);
+        let ids = 'listed: loop {
+            let mut ids: Vec<String> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            for resource in &q.resources {
+                let list = self.api.list_url(lo, hi, resource);
+                let body = self.get(&list)?.ok_or_else(|| HttpError::Status { url: list.clone(), status: 404, body: "not found".into() })?;
+                let got = Api::ids(&body).map_err(|message| HttpError::Body { url: list.clone(), message })?;
+                if got.len() >= CORRESPONDENCE_CAP {
+                    match Span::halve(lo, hi) {
+                        Some(mid) => {
+                            tracing::debug!(url = %list, ids = got.len(), "list at the cap; the span halved");
+                            hi = mid;
+                            continue 'listed;
+                        }
+                        None => return Err(HttpError::OverCap { url: list, instant: dialogsync_core::source::format_micros(lo), count: got.len() }),
+                    }
+                }
+                ids.extend(got.into_iter().filter(|id| seen.insert(id.clone())));
+            }
+            break ids;
+        };
+        let records = self.each(ids, |id| self.item(&id))?.into_iter().flatten().collect();
+        let next = Span::after(lo, hi, end).map(|(a, b)| self.api.span_url(a, Some(b), Some(end)));
+        Ok(Page { records, next, cursor: Some(hi) })
+    }
+
+    /// `f` over `items`, EACH_AT_ONCE at a time, in their order; the first failure fails all.
+    fn each<T: Send + Clone + Sync, R: Send>(&self, items: Vec<T>, f: impl Fn(T) -> Result<R, HttpError> + Sync) -> Result<Vec<R>, HttpError> {
+        const EACH_AT_ONCE: usize = 8;
+        let per = items.len().div_ceil(EACH_AT_ONCE).max(1);
+        let f = &f;
+        let parts: Vec<Result<Vec<R>, HttpError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = items.chunks(per).map(|part| scope.spawn(move || part.iter().cloned().map(f).collect::<Result<Vec<_>, _>>())).collect();
+            handles.into_iter().map(|h| h.join().expect("a request panicked")).collect()
         });
         Ok(parts.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect())
+    }
+
+    /// Storage's instances with their events (`GET …/instances/{partyId}/{guid}/events`, which
+    /// the transformer maps to activities) in `instanceEvents`, a few requests at a time. A
+    /// failed events request fails the page (it is fetched again), so no instance goes without
+    /// its events; one gone meanwhile (404) goes as it is.
+    fn with_events(&self, records: Vec<Fetched>) -> Result<Vec<Fetched>, HttpError> {
+        self.each(records, |r| self.one_with_events(r))
     }
 
     fn one_with_events(&self, record: Fetched) -> Result<Fetched, HttpError> {

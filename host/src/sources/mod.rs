@@ -1,6 +1,7 @@
 //! Source connectors: where raw records come from. Each yields [`Fetched`] items one at a
 //! time (streaming), each either a record or a failure that names where it was read.
 
+pub mod events;
 pub mod files;
 pub mod http;
 
