@@ -605,7 +605,7 @@ async fn across_sources<D: Db>(db: &mut D, source: &str, rows: &[DialogRow], sto
         };
         stored.insert(row.source_id.clone(), before(&other.document));
         // Later rows of this page for the same dialog meet what this one leaves.
-        others.insert(row.id.clone(), (other_source.clone(), DialogRow { source_version: row.source_version, ..row.clone() }));
+        others.insert(row.id.clone(), (other_source.clone(), row.clone()));
         row.sync_mode = row.sync_mode.or(d.sync_mode.clone());
         out.push(row);
     }
