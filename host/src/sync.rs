@@ -116,20 +116,48 @@ impl Pipeline {
 
     /// Runs every fetched record through the pipeline, batch by batch; `progress` is called
     /// after each committed batch.
+    ///
+    /// Page k commits while page k + 1 goes through the components, so the store's writer and
+    /// wasmtime keep the two cores busy at once. Page k + 1 reads the store before page k is
+    /// committed: where it read a record that page k writes (its versions, its tombstone, its
+    /// dialog), it is prepared again after that commit, so every page sees what one-after-the-
+    /// other would have shown it.
     pub async fn run(&self, records: impl Iterator<Item = Fetched>, mut progress: impl FnMut(&Summary)) -> anyhow::Result<Summary> {
         let size = self.runtime.limits().batch_size.max(1);
         tracing::info!(source = %self.source, transformer = %self.transformer.label(), projector = %self.projector.label(), batch_size = size, "sync started");
-        let mut summary = Summary::default();
-        let mut batch = Vec::with_capacity(size);
+        let mut committed = Summary::default();
+        let mut fetched = 0u64;
         let mut records = records.peekable();
+        let mut flight: Option<(Commit, Summary)> = None;
         while records.peek().is_some() {
-            batch.extend(records.by_ref().take(size));
-            let (mut commit, s) = self.prepare(std::mem::take(&mut batch)).await?;
-            summary.add(&s);
-            commit.checkpoint = Some(("backfill".into(), serde_json::json!({ "fetched": summary.fetched }).to_string()));
-            self.store.commit(&self.source, &commit).await?;
-            progress(&summary);
+            let batch: Vec<Fetched> = records.by_ref().take(size).collect();
+            let (mut commit, s) = match flight.take() {
+                None => self.prepare(batch).await?,
+                Some((previous, s)) => {
+                    let (prepared, done) = tokio::join!(self.prepare_reading(batch.clone()), self.store.commit(&self.source, &previous));
+                    done?;
+                    committed.add(&s);
+                    progress(&committed);
+                    let (commit, s, read) = prepared?;
+                    let writes = previous.writes();
+                    if read.iter().any(|id| writes.contains(id.as_str())) {
+                        tracing::debug!(source = %self.source, "a page read records the page before it wrote: prepared again");
+                        self.prepare(batch).await?
+                    } else {
+                        (commit, s)
+                    }
+                }
+            };
+            fetched += s.fetched;
+            commit.checkpoint = Some(("backfill".into(), serde_json::json!({ "fetched": fetched }).to_string()));
+            flight = Some((commit, s));
         }
+        if let Some((last, s)) = flight {
+            self.store.commit(&self.source, &last).await?;
+            committed.add(&s);
+            progress(&committed);
+        }
+        let summary = committed;
         tracing::info!(source = %self.source, fetched = summary.fetched, migrated = summary.migrated, unchanged = summary.unchanged,
             skipped = summary.skipped, waiting = summary.waiting, dead = summary.dead, "sync finished");
         Ok(summary)
@@ -167,6 +195,11 @@ impl Pipeline {
     /// adds its cursor or window progress so they land in the same transaction.
     pub async fn prepare(&self, items: Vec<Fetched>) -> anyhow::Result<(Commit, Summary)> {
         flow::prepare(&mut self.shell(None), self.settings(), items).await
+    }
+
+    /// [`Pipeline::prepare`], and the source ids the page read from the store.
+    async fn prepare_reading(&self, items: Vec<Fetched>) -> anyhow::Result<(Commit, Summary, std::collections::HashSet<String>)> {
+        flow::prepare_reading(&mut self.shell(None), self.settings(), items).await
     }
 }
 

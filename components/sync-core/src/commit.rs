@@ -145,3 +145,14 @@ pub struct Commit {
     /// if another host holds it now.
     pub fence: Option<Fence>,
 }
+
+impl Commit {
+    /// The source ids whose rows this commit writes: staged records, dialogs, tombstones,
+    /// resolved dead letters.
+    pub fn writes(&self) -> std::collections::HashSet<&str> {
+        let staged = self.staged.iter().map(|s| s.record.source_id.as_str());
+        let dialogs = self.upserts.iter().map(|d| d.source_id.as_str());
+        let deletes = self.deletes.iter().map(|(id, _)| id.as_str());
+        staged.chain(dialogs).chain(deletes).chain(self.resolved.iter().map(String::as_str)).collect()
+    }
+}

@@ -12,6 +12,7 @@ use crate::summary::Summary;
 use chrono::NaiveDate;
 use dialogsync_sdk::types::{Dialog, ProjectionContext, SourceRecord, SyncMode};
 use serde_json::json;
+use std::collections::HashSet;
 
 /// What a shell does for the engine: its store, its source, its components, its clock.
 #[allow(async_fn_in_trait)]
@@ -38,23 +39,39 @@ pub trait Shell {
 /// projector, rules and newer-version-wins: what to commit, not yet committed (the caller adds
 /// its cursor or window progress so they land in the same transaction).
 pub async fn prepare<S: Shell>(shell: &mut S, settings: Settings, items: Vec<Fetched>) -> Result<(Commit, Summary), S::Error> {
+    let (commit, summary, _) = prepare_reading(shell, settings, items).await?;
+    Ok((commit, summary))
+}
+
+/// [`prepare`], and the source ids whose stored rows the page read (staged versions,
+/// tombstones, dialogs): a commit that writes any of them ([`Commit::writes`]) before this
+/// page's own makes the page stale, to be prepared again.
+pub async fn prepare_reading<S: Shell>(shell: &mut S, settings: Settings, items: Vec<Fetched>) -> Result<(Commit, Summary, HashSet<String>), S::Error> {
     let source = settings.source.clone();
+    let mut read: HashSet<String> = HashSet::new();
     let ctx = ProjectionContext { now: settings.now, mode: settings.mode };
     let mut page: Page<S::Element> = Page::new(settings, items);
-    let settled = db::staged_final(shell.db(), &source, &page.stage_keys()).await?;
+    let keys = page.stage_keys();
+    read.extend(keys.iter().map(|(id, _)| id.clone()));
+    let settled = db::staged_final(shell.db(), &source, &keys).await?;
     page.settled(&settled);
     let input = page.transform_input();
     let (input, results) = shell.transform(input).await?;
     page.transformed(input, results);
-    let removed = db::tombstones(shell.db(), &source, &page.tombstone_ids()).await?;
+    let ids = page.tombstone_ids();
+    let removed = db::tombstones(shell.db(), &source, &ids).await?;
+    read.extend(ids);
     page.tombstones(removed);
     let known = db::parties(shell.db(), &page.party_ids()).await?;
     page.parties(&known);
     let elements = page.project_input();
     let results = shell.project(ctx, elements).await?;
-    let current = db::current(shell.db(), &source, &page.project_ids()).await?;
+    let ids = page.project_ids();
+    let current = db::current(shell.db(), &source, &ids).await?;
+    read.extend(ids);
     page.projected(results, current);
-    Ok(page.finish())
+    let (commit, summary) = page.finish();
+    Ok((commit, summary, read))
 }
 
 /// Commits one page in one transaction.
