@@ -215,6 +215,58 @@ fn bad_input_becomes_named_dead_letters_and_the_rest_migrates() {
     assert_eq!(left, ["truncated.json"]);
 }
 
+/// A backfill commits a page while the next goes through the components. With one record a
+/// page, each page names the record the page before wrote, and must read what that commit left:
+/// the counts and events are those of the pages one after the other (an older version after a
+/// newer one is unchanged, not migrated), and the dialogs those of the same records in one page.
+#[test]
+fn pages_in_flight_see_what_the_page_before_wrote() {
+    let version = |n: u32, title: &str, changed: &str| {
+        let mut i = instance(n, title);
+        i["lastChanged"] = changed.into();
+        i
+    };
+    let mut deleted = version(1, "fourth", "2024-07-04T00:00:00Z");
+    deleted["status"]["isHardDeleted"] = true.into();
+    let records = [
+        version(1, "second", "2024-07-02T00:00:00Z"),
+        version(1, "first", "2024-07-01T00:00:00Z"),
+        version(1, "third", "2024-07-03T00:00:00Z"),
+        version(1, "third", "2024-07-03T00:00:00Z"),
+        version(2, "other", "2024-07-01T00:00:00Z"),
+        version(2, "other, changed", "2024-07-05T00:00:00Z"),
+        deleted,
+        version(1, "second again", "2024-07-02T12:00:00Z"),
+    ];
+    let run = |limits: &str| {
+        let env = Env::new("a3-app-instances", limits);
+        let input = env.dir.path().join("input");
+        std::fs::create_dir(&input).unwrap();
+        std::fs::write(input.join("r.ndjson"), records.iter().map(Value::to_string).collect::<Vec<_>>().join("\n")).unwrap();
+        let summary = env.backfill(&input);
+        let events: Vec<(String, String)> = env
+            .ok(&["events"])
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .map(|e| (e["dialog_id"].as_str().unwrap().to_string(), e["kind"].as_str().unwrap().to_string()))
+            .collect();
+        (summary, env.dialogs(), events)
+    };
+    let (paged, paged_dialogs, paged_events) = run("batch_size = 1");
+    // One after the other: second, third and both of the other instance's versions migrate;
+    // the older first and the repeated third are unchanged; the delete and the version older
+    // than it are skipped.
+    assert_eq!(counts(&paged), [8, 4, 2, 2, 0, 0], "{paged}");
+    assert_eq!(paged["skip_reasons"]["removed at the source by a newer version"], 1);
+    let kinds: Vec<&str> = paged_events.iter().map(|(_, k)| k.as_str()).collect();
+    assert_eq!(kinds, ["created", "activity", "updated", "created", "activity", "updated", "deleted"]);
+    // In one page the delete is known before the versions are written; the dialogs end the same.
+    let (_, whole_dialogs, _) = run("batch_size = 256");
+    assert_eq!(paged_dialogs, whole_dialogs);
+    assert_eq!(paged_dialogs.len(), 1);
+    assert_eq!(paged_dialogs[0]["content"]["title"]["value"][0]["value"], "other, changed");
+}
+
 #[test]
 fn newer_versions_win_whatever_the_order_and_hard_deletes_remove() {
     let env = Env::new("a3-app-instances", "");
@@ -283,4 +335,18 @@ fn init_writes_a_config_that_backfill_uses_and_never_overwrites_it() {
     let s: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s["fetched"], 8, "{s}");
     assert!(dir.path().join("dialogsync.db").exists());
+}
+
+/// The backfill's output is the one recorded before issue 18's speed work
+/// (`tests/output/backfill-4000.sha256`): 4,000 generated records of the four sources at a fixed
+/// "now", every dialog id and document, dead letter and count byte for byte
+/// (`scripts/same-output.sh`; BENCHMARKS.md compares 200,000 the same way).
+#[test]
+fn a_backfill_writes_what_it_wrote_before_it_was_made_faster() {
+    let root = common::root();
+    assert!(root.join("tests/output/backfill-4000.sha256").is_file(), "the recorded digest is in the repository");
+    let out = std::process::Command::new("bash").arg(root.join("scripts/same-output.sh")).arg("4000").arg(env!("CARGO_BIN_EXE_dialogsync")).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("same as"), "{stdout}");
 }

@@ -271,6 +271,47 @@ async fn ceiling_row(name: &str, url: &str, b: &Backfilled, batch: usize) -> Res
     ])
 }
 
+/// Searches of the store `url` after its backfill, as the API runs them (a snapshot of the
+/// matches, then their first page of 100): `n` end users, each representing one party of the
+/// stored dialogs; and `n` service-owner searches of one service resource each (up to the
+/// snapshot's 100,000 matches). Each list of times in order.
+async fn search_times(url: &str, n: usize) -> Result<(usize, Vec<Duration>, Vec<Duration>)> {
+    use crate::store::{Audience, Deleted, Search};
+    use dialogsync_core::db::{Db, Statement};
+    let store = Store::open(url).await?;
+    let texts = async |sql: &'static str| -> Result<Vec<String>> { Ok(store.db().query(Statement::new(sql)).await?.iter().map(|r| r.text(0)).collect()) };
+    let parties = texts("SELECT party FROM dialogs ORDER BY id").await?;
+    let resources = texts("SELECT DISTINCT service_resource FROM dialogs ORDER BY service_resource").await?;
+    anyhow::ensure!(!parties.is_empty(), "no dialogs to search");
+    let pick = |all: &[String], i: usize| all[(i * 7919) % all.len()].clone();
+    let time = async |token: String, audience: Audience, search: Search| -> Result<Duration> {
+        let started = Instant::now();
+        store.begin_search(&token, &search).await?;
+        let (page, _) = store.search_page(&token, 0, 100, &audience, Deleted::Exclude).await?;
+        anyhow::ensure!(!page.is_empty(), "a search found nothing");
+        Ok(started.elapsed())
+    };
+    let (mut users, mut owners) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let party = Audience::Parties(vec![pick(&parties, i)]);
+        users.push(time(format!("bench-user-{i}"), party.clone(), Search::new(party)).await?);
+        let resource = Audience::Resources(vec![pick(&resources, i)]);
+        owners.push(time(format!("bench-owner-{i}"), resource.clone(), Search::new(resource)).await?);
+    }
+    store.close().await;
+    Ok((parties.len(), users, owners))
+}
+
+/// The search rows of the store `url`.
+async fn search_rows(name: &str, url: &str) -> Result<Vec<[String; 3]>> {
+    let (dialogs, users, owners) = search_times(url, 50).await?;
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let row = |who: &str, t: Vec<Duration>| {
+        [format!("{who}, {name}, {} dialogs, first page of 100", thousands(dialogs as f64)), format!("**{:.2} ms** p50, {:.2} ms p99", ms(median(t.clone())), ms(percentile(t, 0.99))), "no slower than before".into()]
+    };
+    Ok(vec![row("end-user search (one party)", users), row("service-owner search (one resource)", owners)])
+}
+
 /// A fresh database `dialogsync_bench` on the server `url` names; its URL.
 async fn fresh_postgres(url: &str) -> Result<String> {
     use sqlx::Connection;
@@ -444,6 +485,8 @@ pub async fn run(config: &Config, config_path: Option<&Path>, o: &Options) -> Re
     let batch = config.limits.batch_size;
     eprintln!("the SQLite ceiling…");
     rows.push(ceiling_row("SQLite", &format!("sqlite://{}", sqlite.display()), &b1, batch).await?);
+    eprintln!("searches of the SQLite store…");
+    rows.extend(search_rows("SQLite", &format!("sqlite://{}", sqlite.display())).await?);
     if let Some(pg) = &o.postgres {
         eprintln!("backfill of {n} records into PostgreSQL…");
         let url = fresh_postgres(pg).await?;
@@ -451,6 +494,8 @@ pub async fn run(config: &Config, config_path: Option<&Path>, o: &Options) -> Re
         rows.push([format!("backfill, PostgreSQL, {} records", thousands(b.records as f64)), format!("**{} records/s** ({:.0} s)", thousands(b.records as f64 / b.seconds), b.seconds), "≥ 20,000 records/s".into()]);
         eprintln!("the PostgreSQL ceiling…");
         rows.push(ceiling_row("PostgreSQL", &url, &b, batch).await?);
+        eprintln!("searches of the PostgreSQL store…");
+        rows.extend(search_rows("PostgreSQL", &url).await?);
     }
 
     let runtime = Runtime::new(config.limits.clone(), &config.cache_dir)?;

@@ -4,8 +4,6 @@
 //! `export_transformer!` / `export_projector!` line. The generated types are plain Rust values
 //! (with serde), so that logic is tested natively with `cargo test`.
 
-#[cfg(target_arch = "wasm32")]
-pub mod bump;
 pub mod element;
 pub mod fields;
 pub mod rules;
@@ -54,10 +52,6 @@ impl std::fmt::Display for types::RecordError {
 #[macro_export]
 macro_rules! export_transformer {
     ($f:path) => {
-        // A fresh instance per batch: allocation is a pointer bump ([`bump`]).
-        #[cfg(target_arch = "wasm32")]
-        #[global_allocator]
-        static DIALOGSYNC_ALLOCATOR: $crate::bump::Bump = $crate::bump::Bump::new();
         // Only a wasm build exports anything: native builds (tests) link several guests' logic.
         #[cfg(target_arch = "wasm32")]
         const _: () = {
@@ -82,10 +76,6 @@ macro_rules! export_transformer {
 #[macro_export]
 macro_rules! export_projector {
     ($f:path) => {
-        // A fresh instance per batch: allocation is a pointer bump ([`bump`]).
-        #[cfg(target_arch = "wasm32")]
-        #[global_allocator]
-        static DIALOGSYNC_ALLOCATOR: $crate::bump::Bump = $crate::bump::Bump::new();
         #[cfg(target_arch = "wasm32")]
         const _: () = {
         struct DialogsyncProjector;
