@@ -124,6 +124,9 @@ fn malformed(ratio: f64, source: &str, id: &str) -> bool {
 
 /// Replaces every time in `v` later than `now` with `now`, in the style it was written in
 /// (Altinn 2 wall time, or RFC 3339 UTC): nothing the simulator serves lies in the future.
+/// Due dates (`dueDate`, `dueBefore`, `dueDateTime`) are not things that happened, and stay:
+/// moved to "now", they fell due while being synced, and whether a live tick kept one (it
+/// drops due dates already past) hung on the wall clock.
 fn restamp(v: &mut Value, now: i64) {
     match v {
         Value::String(s) => {
@@ -134,7 +137,7 @@ fn restamp(v: &mut Value, now: i64) {
             }
         }
         Value::Array(a) => a.iter_mut().for_each(|x| restamp(x, now)),
-        Value::Object(o) => o.values_mut().for_each(|x| restamp(x, now)),
+        Value::Object(o) => o.iter_mut().filter(|(k, _)| !k.starts_with("due")).for_each(|(_, x)| restamp(x, now)),
         _ => {}
     }
 }
