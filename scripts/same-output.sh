@@ -15,6 +15,7 @@ records=${1:-200000}
 bin=$(realpath "${2:-target/release/dialogsync}")
 [ -x "$bin" ] || { echo "no $bin: build it first (cargo build --release; scripts/build-components.sh)" >&2; exit 2; }
 expected=$PWD/tests/output/backfill-$records.sha256
+keep=${SAME_OUTPUT_KEEP:+$(realpath -m "$SAME_OUTPUT_KEEP")}
 export DIALOGSYNC_COMPONENTS=$PWD/target/components DIALOGSYNC_NOW=2026-12-01T12:00:00Z DIALOGSYNC_LOG=error
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -39,8 +40,8 @@ done > "$work/summaries"
 digest=$(cat "$work/summaries" "$work/dialogs" "$work/dead-letters" | sha256sum | cut -d' ' -f1)
 dialogs=$(wc -l < "$work/dialogs")
 # SAME_OUTPUT_KEEP=DIR keeps what the digest covers, to compare two runs with diff.
-if [ -n "${SAME_OUTPUT_KEEP:-}" ]; then
-  mkdir -p "$SAME_OUTPUT_KEEP" && cp "$work/summaries" "$work/dialogs" "$work/dead-letters" "$SAME_OUTPUT_KEEP/"
+if [ -n "$keep" ]; then
+  mkdir -p "$keep" && cp "$work/summaries" "$work/dialogs" "$work/dead-letters" "$keep/"
 fi
 echo "$digest  $records records, $dialogs dialogs"
 if [ -f "$expected" ]; then

@@ -253,6 +253,20 @@ fn pages_in_flight_see_what_the_page_before_wrote() {
         (summary, env.dialogs(), events)
     };
     let (paged, paged_dialogs, paged_events) = run("batch_size = 1");
+    // The pages 2, 3, 4, 6 and 8 name the instance the page before wrote: each was prepared
+    // again after that commit (the debug log says so), whichever finished first.
+    let env = Env::new("a3-app-instances", "batch_size = 1");
+    let input = env.dir.path().join("input");
+    std::fs::create_dir(&input).unwrap();
+    std::fs::write(input.join("r.ndjson"), records.iter().map(Value::to_string).collect::<Vec<_>>().join("\n")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dialogsync"))
+        .arg("--config").arg(&env.config)
+        .args(["backfill", "--source", "a3-app-instances", "--input", input.to_str().unwrap()])
+        .env("DIALOGSYNC_LOG", "dialogsync=debug")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr).matches("prepared again").count(), 5, "{}", String::from_utf8_lossy(&out.stderr));
     // One after the other: second, third and both of the other instance's versions migrate;
     // the older first and the repeated third are unchanged; the delete and the version older
     // than it are skipped.
