@@ -133,6 +133,10 @@ impl Runtime {
     pub fn new(limits: Limits, cache_dir: impl Into<PathBuf>) -> Result<Arc<Runtime>, RuntimeError> {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
+        // `DIALOGSYNC_PERFMAP=1`: `/tmp/perf-PID.map` names the components' functions for `perf`.
+        if std::env::var_os("DIALOGSYNC_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|source| RuntimeError::Compile { component: "(engine)".into(), source })?;
         let ticker = engine.weak();
         std::thread::Builder::new()

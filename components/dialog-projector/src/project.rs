@@ -1,18 +1,166 @@
 //! Canonical element → Dialogporten dialog, in the service-owner API's `CreateDialog` shape.
+//!
+//! The document is written from typed structs that borrow the element's strings. Their fields
+//! are declared in sorted order, the order in which a `serde_json::Map` prints its keys, so the
+//! bytes are those of the `Value` tree this projector used to build (checked by a test).
 
 use crate::ids::uuid7;
 use dialogsync_sdk::rules::{self, clamp};
-use dialogsync_sdk::time::format_instant;
+use dialogsync_sdk::time::Rfc3339;
 use dialogsync_sdk::types::{
-    ActorKind, Dialog, Element, ElementKind, EventKind, LegacyRef, Localized, Party, ProcessTask,
+    ActorKind, Consumer, Dialog, Element, ElementKind, EventKind, LegacyRef, Localized, Party, ProcessTask,
     ProjectionContext, RecordError, SyncMode, Timestamp,
 };
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use std::borrow::Cow;
+use uuid::Uuid;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Document<'a> {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    activities: Vec<Activity<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attachments: Vec<AttachmentDoc<'a>>,
+    content: Content<'a>,
+    created_at: Rfc3339,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    due_at: Option<Rfc3339>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    gui_actions: Vec<GuiAction<'a>>,
+    id: &'a str,
+    party: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    search_tags: Vec<Tag<&'a str>>,
+    service_owner_context: ServiceOwnerContext,
+    service_resource: &'a str,
+    status: &'static str,
+    system_label: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    transmissions: Vec<Transmission<'a>>,
+    updated_at: Rfc3339,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    visible_from: Option<Rfc3339>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Content<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    additional_info: Option<Text<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extended_status: Option<Text<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sender_name: Option<Text<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<Text<'a>>,
+    title: Text<'a>,
+}
+
+/// A content value: its texts, plain.
+#[derive(Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
+struct Text<'a> {
+    media_type: &'static str,
+    value: Vec<Lang<'a>>,
+}
+
+#[derive(Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
+struct Lang<'a> {
+    language_code: &'a str,
+    value: Cow<'a, str>,
+}
+
+/// `{ "value": … }`, as labels and search tags are written.
+#[derive(Serialize)]
+struct Tag<T> {
+    value: T,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ServiceOwnerContext {
+    service_owner_labels: Vec<Tag<String>>,
+}
+
+#[derive(Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
+struct Performer<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actor_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actor_name: Option<Cow<'a, str>>,
+    actor_type: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Activity<'a> {
+    created_at: Rfc3339,
+    id: Id,
+    performed_by: Performer<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transmission_id: Option<Id>,
+    r#type: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Transmission<'a> {
+    content: TransmissionContent<'a>,
+    created_at: Rfc3339,
+    id: Id,
+    sender: Performer<'a>,
+    r#type: &'static str,
+}
+
+#[derive(Serialize)]
+struct TransmissionContent<'a> {
+    title: Text<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AttachmentDoc<'a> {
+    display_name: Vec<Lang<'a>>,
+    id: Id,
+    urls: [Url<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Url<'a> {
+    consumer_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    media_type: Option<&'a str>,
+    url: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GuiAction<'a> {
+    action: &'static str,
+    id: Id,
+    priority: &'static str,
+    title: Vec<Lang<'a>>,
+    url: &'a str,
+}
+
+/// A UUID as its hyphenated text, written without a `String`.
+#[derive(Clone, Copy)]
+struct Id(Uuid);
+
+impl Serialize for Id {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.hyphenated().encode_lower(&mut Uuid::encode_buffer()))
+    }
+}
 
 /// Projects one element. Pure: the same element and context always give the same dialog.
 pub fn project(ctx: &ProjectionContext, e: &Element) -> Result<Dialog, RecordError> {
     let party = match &e.party {
-        Party::Urn(urn) if rules::valid_party(urn) => urn.clone(),
+        Party::Urn(urn) if rules::valid_party(urn) => urn.as_str(),
         Party::Urn(urn) => return Err(RecordError::RuleViolation(format!("party `{urn}` is not a person or organisation URN"))),
         Party::PartyId(id) => return Err(RecordError::RuleViolation(format!("party id {id} was not resolved to a URN"))),
     };
@@ -30,7 +178,7 @@ pub fn project(ctx: &ProjectionContext, e: &Element) -> Result<Dialog, RecordErr
     let visible_from = keep(e.visible_from);
     let due_at = keep(e.due_at).filter(|due| visible_from.is_none_or(|v| *due >= v));
 
-    let id = dialog_id(e);
+    let id = dialog_id(e).to_string();
     let status = status(e);
     let system_label = if e.state.soft_deleted {
         "Bin"
@@ -40,49 +188,38 @@ pub fn project(ctx: &ProjectionContext, e: &Element) -> Result<Dialog, RecordErr
         "Default"
     };
 
-    let mut doc = Map::new();
-    doc.insert("id".into(), json!(id));
-    doc.insert("serviceResource".into(), json!(e.service_resource));
-    doc.insert("party".into(), json!(party));
-    doc.insert("status".into(), json!(status));
-    doc.insert("systemLabel".into(), json!(system_label));
-    doc.insert("createdAt".into(), json!(format_instant(created_at)));
-    doc.insert("updatedAt".into(), json!(format_instant(updated_at)));
-    if let Some(t) = visible_from {
-        doc.insert("visibleFrom".into(), json!(format_instant(t)));
-    }
-    if let Some(t) = due_at {
-        doc.insert("dueAt".into(), json!(format_instant(t)));
-    }
-    doc.insert("content".into(), content(e));
-    let tags = search_tags(e);
-    if !tags.is_empty() {
-        doc.insert("searchTags".into(), json!(tags));
-    }
-    doc.insert("serviceOwnerContext".into(), json!({ "serviceOwnerLabels": labels(e) }));
-    let (activities, transmissions) = history(e, &id, &party, ctx.now);
-    if !transmissions.is_empty() {
-        doc.insert("transmissions".into(), Value::Array(transmissions));
-    }
-    if !activities.is_empty() {
-        doc.insert("activities".into(), Value::Array(activities));
-    }
-    if !e.attachments.is_empty() {
-        doc.insert("attachments".into(), attachments(e, &id));
-    }
-    if !e.links.is_empty() {
-        doc.insert("guiActions".into(), gui_actions(e, &id));
-    }
+    let content = content(e);
+    let (activities, transmissions) = history(e, &id, party, &content.title, ctx.now);
+    let doc = Document {
+        activities,
+        attachments: attachments(e, &id),
+        created_at: Rfc3339::new(created_at),
+        due_at: due_at.map(Rfc3339::new),
+        gui_actions: gui_actions(e, &id),
+        id: &id,
+        party,
+        search_tags: search_tags(e),
+        service_owner_context: ServiceOwnerContext { service_owner_labels: labels(e) },
+        service_resource: &e.service_resource,
+        status,
+        system_label,
+        transmissions,
+        updated_at: Rfc3339::new(updated_at),
+        visible_from: visible_from.map(Rfc3339::new),
+        content,
+    };
+    // Strings and `&'static str`s only: serialising cannot fail.
+    let document = serde_json::to_string(&doc).map_err(|e| RecordError::Malformed(format!("document: {e}")))?;
 
     Ok(Dialog {
+        party: party.to_string(),
         id,
-        party,
         service_resource: e.service_resource.clone(),
         status: status.into(),
         system_label: system_label.into(),
         created_at,
         updated_at,
-        document: Value::Object(doc).to_string(),
+        document,
     })
 }
 
@@ -103,43 +240,40 @@ fn status(e: &Element) -> &'static str {
     }
 }
 
-fn localized(values: &[Localized], max: usize) -> Value {
-    let values: Vec<Value> = values
+/// The texts that are not blank, trimmed and cut to `max` characters.
+fn localized(values: &[Localized], max: usize) -> Vec<Lang<'_>> {
+    values
         .iter()
         .filter(|l| !l.value.trim().is_empty())
-        .map(|l| json!({ "languageCode": l.language, "value": clamp(l.value.trim(), max) }))
-        .collect();
-    json!(values)
+        .map(|l| Lang { language_code: &l.language, value: clamp(l.value.trim(), max) })
+        .collect()
 }
 
-fn content_value(values: &[Localized], max: usize) -> Value {
-    json!({ "value": localized(values, max), "mediaType": "text/plain" })
+fn text(values: &[Localized], max: usize) -> Text<'_> {
+    Text { media_type: "text/plain", value: localized(values, max) }
 }
 
-fn content(e: &Element) -> Value {
-    let mut c = Map::new();
-    c.insert("title".into(), content_value(&e.title, rules::MAX_TEXT));
-    if e.summary.iter().any(|s| !s.value.trim().is_empty()) {
-        c.insert("summary".into(), content_value(&e.summary, rules::MAX_TEXT));
+/// A text in Norwegian bokmål, unless blank.
+fn nb(value: Option<&str>, max: usize) -> Option<Text<'_>> {
+    let value = value.map(str::trim).filter(|v| !v.is_empty())?;
+    Some(Text { media_type: "text/plain", value: vec![Lang { language_code: "nb", value: clamp(value, max) }] })
+}
+
+fn content(e: &Element) -> Content<'_> {
+    let any = |values: &[Localized]| values.iter().any(|s| !s.value.trim().is_empty());
+    Content {
+        additional_info: any(&e.body).then(|| text(&e.body, rules::MAX_ADDITIONAL_INFO)),
+        extended_status: nb(e.state.sub_status.as_deref(), rules::MAX_EXTENDED_STATUS),
+        sender_name: nb(e.sender_name.as_deref(), rules::MAX_TEXT),
+        summary: any(&e.summary).then(|| text(&e.summary, rules::MAX_TEXT)),
+        title: text(&e.title, rules::MAX_TEXT),
     }
-    if let Some(sender) = e.sender_name.as_deref().filter(|s| !s.trim().is_empty()) {
-        let sender = [Localized { language: "nb".into(), value: sender.into() }];
-        c.insert("senderName".into(), content_value(&sender, rules::MAX_TEXT));
-    }
-    if e.body.iter().any(|s| !s.value.trim().is_empty()) {
-        c.insert("additionalInfo".into(), content_value(&e.body, rules::MAX_ADDITIONAL_INFO));
-    }
-    if let Some(sub) = e.state.sub_status.as_deref().filter(|s| !s.trim().is_empty()) {
-        let sub = [Localized { language: "nb".into(), value: sub.into() }];
-        c.insert("extendedStatus".into(), content_value(&sub, rules::MAX_EXTENDED_STATUS));
-    }
-    Value::Object(c)
 }
 
 /// The dialog's id, a UUIDv7 at the element's creation. An Altinn 3 correspondence migrated
 /// from Altinn 2 (`altinn2CorrespondenceId`) takes its Altinn 2 record's id, so the one message
 /// in both sources is one dialog: Altinn's migration carried the A2 creation time over.
-fn dialog_id(e: &Element) -> String {
+fn dialog_id(e: &Element) -> Uuid {
     let a2 = e.legacy_refs.iter().find_map(|r| match r {
         LegacyRef::A2CorrespondenceId(i) if e.kind == ElementKind::Correspondence => Some(i.as_str()),
         _ => None,
@@ -148,12 +282,11 @@ fn dialog_id(e: &Element) -> String {
         Some(i) => uuid7(e.created_at, &["a2-correspondence", i]),
         None => uuid7(e.created_at, &[&e.source, &e.source_id]),
     }
-    .to_string()
 }
 
 /// Every legacy reference as a service-owner label, so the dialog can be found by any of them.
-fn labels(e: &Element) -> Vec<Value> {
-    let mut out: Vec<String> = Vec::new();
+fn labels(e: &Element) -> Vec<Tag<String>> {
+    let mut out: Vec<Tag<String>> = Vec::new();
     for r in &e.legacy_refs {
         let label = match r {
             LegacyRef::A3Instance(i) => format!("urn:altinn:integration:storage:{i}"),
@@ -162,52 +295,43 @@ fn labels(e: &Element) -> Vec<Value> {
             LegacyRef::ReporteeElementId(i) => format!("urn:altinn:a2:reportee-element-id:{i}"),
             LegacyRef::ArchiveReference(i) => format!("urn:altinn:a2:archive-reference:{i}"),
         };
-        if rules::LABEL_LEN.contains(&label.chars().count()) && !out.contains(&label) && out.len() < rules::MAX_LABELS {
-            out.push(label);
+        if rules::LABEL_LEN.contains(&label.chars().count()) && !out.iter().any(|l| l.value == label) && out.len() < rules::MAX_LABELS {
+            out.push(Tag { value: label });
         }
     }
-    out.into_iter().map(|value| json!({ "value": value })).collect()
+    out
 }
 
 /// Legacy numbers people search by (archive reference, A2 correspondence id).
-fn search_tags(e: &Element) -> Vec<Value> {
-    let mut out: Vec<&str> = Vec::new();
+fn search_tags(e: &Element) -> Vec<Tag<&str>> {
+    let mut out: Vec<Tag<&str>> = Vec::new();
     for r in &e.legacy_refs {
         if let LegacyRef::ArchiveReference(v) | LegacyRef::A2CorrespondenceId(v) = r {
-            if rules::SEARCH_TAG_LEN.contains(&v.chars().count()) && !out.contains(&v.as_str()) {
-                out.push(v);
+            if rules::SEARCH_TAG_LEN.contains(&v.chars().count()) && !out.iter().any(|t| t.value == v) {
+                out.push(Tag { value: v });
             }
         }
     }
-    out.into_iter().map(|value| json!({ "value": value })).collect()
+    out
 }
 
-fn actor(kind: Option<ActorKind>, id: Option<&str>, name: Option<&str>, party: &str) -> Value {
+fn actor<'a>(kind: Option<ActorKind>, id: Option<&'a str>, name: Option<&'a str>, party: &'a str) -> Performer<'a> {
+    let actor = |actor_type, actor_id, actor_name| Performer { actor_id, actor_name, actor_type };
     match kind.unwrap_or(ActorKind::ServiceOwner) {
         // Dialogporten: a service owner actor carries neither id nor name.
-        ActorKind::ServiceOwner => json!({ "actorType": "ServiceOwner" }),
+        ActorKind::ServiceOwner => actor("ServiceOwner", None, None),
         // A party representative needs an id or a name; when the source names no one, the
         // party itself acted.
         ActorKind::PartyRepresentative => match (id, name) {
-            (None, None) => json!({ "actorType": "PartyRepresentative", "actorId": party }),
-            (id, name) => {
-                let mut a = Map::new();
-                a.insert("actorType".into(), json!("PartyRepresentative"));
-                if let Some(id) = id {
-                    a.insert("actorId".into(), json!(id));
-                }
-                if let Some(name) = name {
-                    a.insert("actorName".into(), json!(clamp(name, rules::MAX_TEXT)));
-                }
-                Value::Object(a)
-            }
+            (None, None) => actor("PartyRepresentative", Some(party), None),
+            (id, name) => actor("PartyRepresentative", id, name.map(|n| clamp(n, rules::MAX_TEXT))),
         },
     }
 }
 
 /// Activities from the dated history, oldest first, each once; submissions also become
 /// transmissions that their activity points to.
-fn history(e: &Element, dialog_id: &str, party: &str, now: Timestamp) -> (Vec<Value>, Vec<Value>) {
+fn history<'a>(e: &'a Element, dialog_id: &str, party: &'a str, title: &Text<'a>, now: Timestamp) -> (Vec<Activity<'a>>, Vec<Transmission<'a>>) {
     let correspondence = e.kind == ElementKind::Correspondence;
     let mut events: Vec<_> = e.events.iter().collect();
     events.sort_by_key(|ev| (ev.at, ev.kind as u8));
@@ -230,79 +354,66 @@ fn history(e: &Element, dialog_id: &str, party: &str, now: Timestamp) -> (Vec<Va
             EventKind::Published | EventKind::Archived | EventKind::Replied | EventKind::AttachmentsDownloaded => continue,
         };
         let at = ev.at.min(now);
-        let when = format_instant(at);
+        let when = Rfc3339::new(at);
         let key = format!("{kind}@{}", ev.at);
         let (actor_kind, actor_id, actor_name) = match &ev.actor {
             Some(a) => (Some(a.kind), a.id.as_deref(), a.name.as_deref()),
             None => (None, None, None),
         };
         let performed_by = actor(actor_kind, actor_id, actor_name, party);
-        let mut activity = json!({
-            "id": uuid7(at, &[dialog_id, "activity", &key]).to_string(),
-            "createdAt": when,
-            "type": kind,
-            "performedBy": performed_by,
+        let transmission_id = (ev.kind == EventKind::Submitted).then(|| {
+            let id = Id(uuid7(at, &[dialog_id, "transmission", &key]));
+            transmissions.push(Transmission {
+                content: TransmissionContent { title: title.clone() },
+                created_at: when,
+                id,
+                sender: performed_by.clone(),
+                r#type: "Submission",
+            });
+            id
         });
-        if ev.kind == EventKind::Submitted {
-            let tid = uuid7(at, &[dialog_id, "transmission", &key]).to_string();
-            transmissions.push(json!({
-                "id": tid,
-                "createdAt": when,
-                "type": "Submission",
-                "sender": performed_by,
-                "content": { "title": content_value(&e.title, rules::MAX_TEXT) },
-            }));
-            activity["transmissionId"] = json!(tid);
-        }
-        activities.push(activity);
+        activities.push(Activity { created_at: when, id: Id(uuid7(at, &[dialog_id, "activity", &key])), performed_by, transmission_id, r#type: kind });
     }
     (activities, transmissions)
 }
 
-fn attachments(e: &Element, dialog_id: &str) -> Value {
-    let list: Vec<Value> = e
-        .attachments
+fn attachments<'a>(e: &'a Element, dialog_id: &str) -> Vec<AttachmentDoc<'a>> {
+    e.attachments
         .iter()
-        .map(|a| {
-            let mut url = json!({ "url": a.url, "consumerType": match a.consumer {
-                dialogsync_sdk::types::Consumer::Gui => "Gui",
-                dialogsync_sdk::types::Consumer::Api => "Api",
-            }});
-            if let Some(m) = &a.media_type {
-                url["mediaType"] = json!(m);
-            }
-            json!({
-                "id": uuid7(e.created_at, &[dialog_id, "attachment", &a.id]).to_string(),
-                "displayName": localized(&a.display_name, rules::MAX_TEXT),
-                "urls": [url],
-            })
+        .map(|a| AttachmentDoc {
+            display_name: localized(&a.display_name, rules::MAX_TEXT),
+            id: Id(uuid7(e.created_at, &[dialog_id, "attachment", &a.id])),
+            urls: [Url {
+                consumer_type: match a.consumer {
+                    Consumer::Gui => "Gui",
+                    Consumer::Api => "Api",
+                },
+                media_type: a.media_type.as_deref(),
+                url: &a.url,
+            }],
         })
-        .collect();
-    json!(list)
+        .collect()
 }
 
-fn gui_actions(e: &Element, dialog_id: &str) -> Value {
-    let list: Vec<Value> = e
-        .links
+fn gui_actions<'a>(e: &'a Element, dialog_id: &str) -> Vec<GuiAction<'a>> {
+    e.links
         .iter()
         .enumerate()
-        .map(|(i, l)| {
-            json!({
-                "id": uuid7(e.created_at, &[dialog_id, "gui-action", &l.url]).to_string(),
-                "action": "read",
-                "url": l.url,
-                "priority": if i == 0 { "Primary" } else { "Secondary" },
-                "title": localized(&l.title, rules::MAX_TEXT),
-            })
+        .map(|(i, l)| GuiAction {
+            action: "read",
+            id: Id(uuid7(e.created_at, &[dialog_id, "gui-action", &l.url])),
+            priority: if i == 0 { "Primary" } else { "Secondary" },
+            title: localized(&l.title, rules::MAX_TEXT),
+            url: &l.url,
         })
-        .collect();
-    json!(list)
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use dialogsync_sdk::types::*;
+    use serde_json::Value;
 
     const NOW: i64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
     const DAY: i64 = 86_400_000_000;
@@ -406,6 +517,63 @@ mod tests {
         assert_eq!(v["activities"][0]["performedBy"]["actorId"], "urn:altinn:organization:identifier-no:725736800");
         assert_eq!(v["id"], d.id.as_str());
         assert_eq!(d, project(&ctx(SyncMode::Historic), &element()).unwrap(), "deterministic");
+    }
+
+    /// Every optional part present, texts that need cutting and escaping.
+    fn full_element() -> Element {
+        let mut e = element();
+        e.kind = ElementKind::Correspondence;
+        e.legacy_refs.extend([
+            LegacyRef::A2CorrespondenceId("123456".into()),
+            LegacyRef::ArchiveReference("AR998877".into()),
+            LegacyRef::ReporteeElementId("42".into()),
+            LegacyRef::A3CorrespondenceId("0192e3c4-0000-7000-8000-000000000001".into()),
+            LegacyRef::ArchiveReference("AR998877".into()),
+        ]);
+        e.sender_name = Some(" Skatteetaten \"Øst\"\n ".into());
+        e.summary = vec![Localized { language: "nb".into(), value: "Sammendrag\t\u{1}".into() }, Localized { language: "en".into(), value: " ".into() }];
+        e.body = vec![Localized { language: "nn".into(), value: "æ".repeat(1100) }];
+        e.state.sub_status = Some("Venter på noe som er altfor langt".into());
+        e.state.confirmation_needed = true;
+        e.events.extend([
+            ElementEvent { kind: EventKind::Read, at: NOW - 7 * DAY, actor: Some(Actor { kind: ActorKind::PartyRepresentative, id: Some("urn:altinn:person:identifier-no:01017012345".into()), name: Some("N".repeat(300)) }) },
+            ElementEvent { kind: EventKind::Confirmed, at: NOW + DAY, actor: Some(Actor { kind: ActorKind::PartyRepresentative, id: None, name: Some("Kari".into()) }) },
+            ElementEvent { kind: EventKind::Archived, at: NOW - DAY, actor: None },
+        ]);
+        e.attachments = vec![
+            Attachment { id: "a1".into(), display_name: vec![Localized { language: "nb".into(), value: "Vedlegg".into() }], url: "https://example.no/a1".into(), media_type: Some("application/pdf".into()), consumer: Consumer::Api },
+            Attachment { id: "a2".into(), display_name: vec![], url: "https://example.no/a2".into(), media_type: None, consumer: Consumer::Gui },
+        ];
+        e.links = vec![
+            Link { url: "https://example.no/open".into(), title: vec![Localized { language: "nb".into(), value: "Åpne".into() }] },
+            Link { url: "https://example.no/other".into(), title: vec![] },
+        ];
+        e
+    }
+
+    #[test]
+    fn the_document_is_written_in_the_order_a_json_map_prints() {
+        // A `serde_json::Value` prints object keys sorted: reading the document into one and
+        // printing it again gives the same bytes only when every struct's fields are in that order.
+        for (e, mode) in [(element(), SyncMode::Historic), (full_element(), SyncMode::Historic), (full_element(), SyncMode::Live)] {
+            let d = project(&ctx(mode), &e).unwrap();
+            assert_eq!(doc(&d).to_string(), d.document);
+        }
+        let v = doc(&project(&ctx(SyncMode::Historic), &full_element()).unwrap());
+        for key in ["summary", "senderName", "additionalInfo", "extendedStatus", "title"] {
+            assert!(v["content"][key]["value"][0]["value"].is_string(), "{key}");
+        }
+        assert_eq!(v["content"]["summary"]["value"].as_array().unwrap().len(), 1, "blank texts are left out");
+        assert_eq!(v["content"]["senderName"]["value"][0]["value"], "Skatteetaten \"Øst\"");
+        assert_eq!(v["content"]["additionalInfo"]["value"][0]["value"].as_str().unwrap().chars().count(), 1023);
+        assert_eq!(v["content"]["extendedStatus"]["value"][0]["value"].as_str().unwrap().chars().count(), 25);
+        assert_eq!(v["searchTags"].as_array().unwrap().len(), 2, "each tag once");
+        assert_eq!(v["serviceOwnerContext"]["serviceOwnerLabels"].as_array().unwrap().len(), 5);
+        let read = v["activities"].as_array().unwrap().iter().find(|a| a["type"] == "CorrespondenceOpened").unwrap();
+        assert_eq!(read["performedBy"]["actorName"].as_str().unwrap().chars().count(), 255);
+        assert_eq!(v["attachments"][0]["urls"][0]["mediaType"], "application/pdf");
+        assert!(v["attachments"][1]["urls"][0].get("mediaType").is_none());
+        assert_eq!((v["guiActions"][0]["priority"].as_str(), v["guiActions"][1]["priority"].as_str()), (Some("Primary"), Some("Secondary")));
     }
 
     #[test]

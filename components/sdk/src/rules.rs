@@ -17,14 +17,15 @@ pub const STATUSES: [&str; 6] = ["InProgress", "Draft", "RequiresAttention", "Co
 /// System labels a migrated dialog may have.
 pub const SYSTEM_LABELS: [&str; 3] = ["Default", "Bin", "Archive"];
 
-/// Cuts `s` to at most `max` characters (not bytes), ending in `…` when cut.
-pub fn clamp(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
+/// Cuts `s` to at most `max` characters (not bytes), ending in `…` when cut; borrowed when not.
+pub fn clamp(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    // A string of at most `max` bytes has at most `max` characters: no need to count them.
+    if s.len() <= max || s.chars().count() <= max {
+        return s.into();
     }
     let mut out: String = s.chars().take(max - 1).collect();
     out.push('…');
-    out
+    out.into()
 }
 
 /// Whether `urn` is a party Dialogporten accepts.

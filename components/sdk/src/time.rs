@@ -56,9 +56,91 @@ pub fn format_oslo(t: Timestamp) -> String {
 
 /// Formats an instant as RFC 3339 UTC with microseconds, e.g. `2020-01-23T13:00:38.742592Z`.
 pub fn format_instant(t: Timestamp) -> String {
-    DateTime::<Utc>::from_timestamp_micros(t)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    Rfc3339::new(t).as_str().to_string()
+}
+
+/// An instant as [`format_instant`] writes it, on the stack: the projector writes several per
+/// dialog, and chrono's formatter with a `String` each was a tenth of its time.
+#[derive(Clone, Copy)]
+pub struct Rfc3339 {
+    buf: [u8; 40],
+    len: u8,
+}
+
+impl Rfc3339 {
+    /// Years 0–9999 are written here; others (which no source has) as chrono writes them.
+    pub fn new(t: Timestamp) -> Self {
+        const DAY: i64 = 86_400_000_000;
+        let mut out = Rfc3339 { buf: [0; 40], len: 0 };
+        // 0000-01-01 ..= 9999-12-31, in days since the epoch.
+        let days = t.div_euclid(DAY);
+        if !(-719_528..=2_932_896).contains(&days) {
+            let s = DateTime::<Utc>::from_timestamp_micros(t).unwrap_or_default().to_rfc3339_opts(SecondsFormat::AutoSi, true);
+            out.buf[..s.len()].copy_from_slice(s.as_bytes());
+            out.len = s.len() as u8;
+            return out;
+        }
+        let (y, m, d) = civil(days);
+        let in_day = t.rem_euclid(DAY);
+        let (secs, micros) = (in_day / 1_000_000, in_day % 1_000_000);
+        out.digits(y, 4);
+        out.push(b'-');
+        out.digits(m, 2);
+        out.push(b'-');
+        out.digits(d, 2);
+        out.push(b'T');
+        out.digits(secs / 3600, 2);
+        out.push(b':');
+        out.digits(secs / 60 % 60, 2);
+        out.push(b':');
+        out.digits(secs % 60, 2);
+        // chrono's AutoSi: no fraction, milliseconds, or microseconds, whichever is exact.
+        if micros != 0 {
+            out.push(b'.');
+            if micros % 1000 == 0 { out.digits(micros / 1000, 3) } else { out.digits(micros, 6) }
+        }
+        out.push(b'Z');
+        out
+    }
+
+    fn push(&mut self, c: u8) {
+        self.buf[self.len as usize] = c;
+        self.len += 1;
+    }
+
+    fn digits(&mut self, mut n: i64, width: usize) {
+        let start = self.len as usize;
+        for i in (0..width).rev() {
+            self.buf[start + i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        self.len += width as u8;
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and separators, or chrono's own text, are written.
+        std::str::from_utf8(&self.buf[..self.len as usize]).unwrap_or_default()
+    }
+}
+
+impl serde::Serialize for Rfc3339 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar
+/// (Howard Hinnant's `civil_from_days`).
+fn civil(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 #[cfg(test)]
@@ -71,6 +153,26 @@ mod tests {
         assert_eq!(format_instant(t), "2020-01-23T13:00:38.742592Z");
         assert_eq!(format_instant(parse_instant("2025-03-30T03:30:00+02:00").unwrap()), "2025-03-30T01:30:00Z");
         assert!(parse_instant("2025-03-30T03:30:00").is_err());
+    }
+
+    #[test]
+    fn formats_as_chrono_does() {
+        let chrono = |t: Timestamp| DateTime::<Utc>::from_timestamp_micros(t).unwrap_or_default().to_rfc3339_opts(SecondsFormat::AutoSi, true);
+        // Edges (epoch, before it, leap days, the ends of the range and beyond), then a spread.
+        let mut ts = vec![0, -1, 1, 999, 1000, 1_000_000, -86_400_000_000, 951_782_400_000_000, 951_868_799_999_999, 4_107_542_400_000_000];
+        ts.extend([-62_167_219_200_000_000, -62_167_219_200_000_001, 253_402_300_799_999_999, 253_402_300_800_000_000, i64::MAX, i64::MIN]);
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // ± 3,000 years, and as often a round millisecond or second.
+            let t = (x % 190_000_000_000_000_000) as i64 - 95_000_000_000_000_000;
+            ts.push(match x % 3 { 0 => t, 1 => t - t.rem_euclid(1000), _ => t - t.rem_euclid(1_000_000) });
+        }
+        for t in ts {
+            assert_eq!(Rfc3339::new(t).as_str(), chrono(t), "{t}");
+        }
     }
 
     fn oslo(s: &str) -> String {
