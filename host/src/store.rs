@@ -97,6 +97,11 @@ pub(crate) fn safe(sql: String) -> sqlx::AssertSqlSafe<String> {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where write transactions run. SQLite: one connection of its own, since SQLite has one
+    /// writer at a time anyway, and a connection drops its whole page cache when another one
+    /// has written: commits that took turns on the pool's connections each began cold, reading
+    /// back the index pages the one before had just cached. PostgreSQL: the pool.
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -130,7 +135,7 @@ impl Store {
             if migrate {
                 sqlx::migrate!("../components/sync-core/migrations/postgres").run(&pool).await?;
             }
-            return Ok(Store { pool, backend: Backend::Postgres });
+            return Ok(Store { writer: pool.clone(), pool, backend: Backend::Postgres });
         }
         let Some(rest) = url.strip_prefix("sqlite:") else { return Err(StoreError::Url(url.into())) };
         let file = rest.trim_start_matches("//");
@@ -179,8 +184,7 @@ impl Store {
             sqlx::query("PRAGMA schema_version").execute(&mut probe).await.map_err(|e| corrupt(file, &e).unwrap_or(StoreError::Query(e)))?;
             let _ = probe.close().await;
         }
-        let pool = AnyPoolOptions::new()
-            .max_connections(4)
+        let options = AnyPoolOptions::new()
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     conn.execute("PRAGMA busy_timeout = 30000").await?;
@@ -196,10 +200,8 @@ impl Store {
                 })
             })
             // A file that is not a database fails at once, not after retrying for the default 30 s.
-            .acquire_timeout(std::time::Duration::from_secs(5))
-            .connect(&url)
-            .await
-            .map_err(|e| corrupt(file, &e).unwrap_or_else(|| open(e)))?;
+            .acquire_timeout(std::time::Duration::from_secs(5));
+        let pool = options.clone().max_connections(4).connect(&url).await.map_err(|e| corrupt(file, &e).unwrap_or_else(|| open(e)))?;
         let setup = async {
             if !in_memory && !read_only {
                 sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
@@ -216,12 +218,19 @@ impl Store {
             };
             damaged.unwrap_or(e)
         })?;
+        // A writer waits its turn as long as SQLite's busy timeout lets a writer wait for the lock.
+        // Each connection to `:memory:` is a database of its own: there the pool writes too.
+        let writer = match in_memory || read_only {
+            true => pool.clone(),
+            false => options.max_connections(1).acquire_timeout(std::time::Duration::from_secs(30)).connect(&url).await.map_err(open)?,
+        };
         drop(lock);
-        Ok(Store { pool, backend: Backend::Sqlite })
+        Ok(Store { pool, writer, backend: Backend::Sqlite })
     }
 
     /// Ends every connection; SQLite's last one folds the write-ahead log back into the file.
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 
@@ -235,7 +244,7 @@ impl Store {
     /// so hosts sharing a database never interleave two writes of one source's dialogs.
     pub(crate) async fn write(&self, key: &str) -> Result<Tx> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS l").bind(key).execute(&mut *tx).await?;
