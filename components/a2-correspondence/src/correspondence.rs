@@ -9,7 +9,7 @@ use dialogsync_sdk::types::{
     ActorKind, Attachment, Consumer, Element, ElementKind, EventKind, LegacyRef, Link,
     RecordError, Skip, SourceRecord, Transformed,
 };
-use serde_json::Value;
+use dialogsync_sdk::json::Json;
 
 /// The source kind this transformer serves.
 pub const SOURCE: &str = "a2-correspondence";
@@ -54,7 +54,7 @@ pub fn transform(record: &SourceRecord) -> Result<Transformed, RecordError> {
     let events = dedupe(events);
 
     let mut state = blank_state();
-    state.confirmation_needed = v.get("confirmationNeeded").and_then(Value::as_bool).unwrap_or(false);
+    state.confirmation_needed = v.get("confirmationNeeded").and_then(Json::as_bool).unwrap_or(false);
     for e in &events {
         match e.kind {
             EventKind::Read => state.read = true,

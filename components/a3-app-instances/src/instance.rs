@@ -10,7 +10,7 @@ use dialogsync_sdk::types::{
     EventKind, LegacyRef, Link, Localized, Party, ProcessTask, RecordError, Skip, SourceRecord,
     Transformed,
 };
-use serde_json::Value;
+use dialogsync_sdk::json::Json;
 
 /// The source kind this transformer serves.
 pub const SOURCE: &str = "a3-app-instances";
@@ -81,7 +81,7 @@ fn instance_guid(id: &str) -> Result<String, RecordError> {
     if ok { Ok(guid.to_ascii_lowercase()) } else { Err(invalid("id", format!("`{id}` is not an instance id"))) }
 }
 
-fn party(v: &Value, party_id: String) -> Party {
+fn party(v: &Json, party_id: String) -> Party {
     if let Some(p) = text(v, "instanceOwner.personNumber") {
         Party::Urn(format!("urn:altinn:person:identifier-no:{p}"))
     } else if let Some(o) = text(v, "instanceOwner.organisationNumber") {
@@ -91,15 +91,15 @@ fn party(v: &Value, party_id: String) -> Party {
     }
 }
 
-fn is_read(status: Option<&Value>) -> bool {
+fn is_read(status: Option<&Json>) -> bool {
     match status {
-        Some(Value::String(s)) => s.eq_ignore_ascii_case("read"),
-        Some(Value::Number(n)) => n.as_i64() == Some(1),
+        Some(Json::String(s)) => s.eq_ignore_ascii_case("read"),
+        Some(Json::Number(n)) => n.as_i64() == Some(1),
         _ => false,
     }
 }
 
-fn task(v: &Value) -> ProcessTask {
+fn task(v: &Json) -> ProcessTask {
     if at(v, "process.ended").is_some() {
         return ProcessTask::None;
     }
@@ -116,14 +116,14 @@ fn task(v: &Value) -> ProcessTask {
 }
 
 /// The instance's own title per language; the app name when it has none.
-fn title(v: &Value, app: &str) -> Vec<Localized> {
+fn title(v: &Json, app: &str) -> Vec<Localized> {
     let mut out: Vec<Localized> = at(v, "title")
-        .and_then(Value::as_object)
+        .map(Json::entries)
+        .unwrap_or_default()
         .into_iter()
-        .flatten()
         .filter_map(|(lang, t)| {
             let t = t.as_str()?.trim();
-            (!t.is_empty()).then(|| Localized { language: lang.clone(), value: t.into() })
+            (!t.is_empty()).then(|| Localized { language: lang.into(), value: t.into() })
         })
         .collect();
     if out.is_empty() {
@@ -135,11 +135,11 @@ fn title(v: &Value, app: &str) -> Vec<Localized> {
 }
 
 /// Presentation texts (the app's chosen highlights) as the summary.
-fn summary(v: &Value) -> Vec<Localized> {
+fn summary(v: &Json) -> Vec<Localized> {
     let texts: Vec<&str> = at(v, "presentationTexts")
-        .and_then(Value::as_object)
+        .map(Json::entries)
+        .unwrap_or_default()
         .into_iter()
-        .flatten()
         .filter_map(|(_, t)| t.as_str().map(str::trim).filter(|t| !t.is_empty()))
         .collect();
     if texts.is_empty() { vec![] } else { vec![nb(&texts.join(", "))] }
@@ -150,7 +150,7 @@ fn event(kind: EventKind, at: i64, actor: Option<ActorKind>) -> ElementEvent {
 }
 
 /// The dated history the instance document itself carries.
-fn events(v: &Value, created_at: i64) -> Result<Vec<ElementEvent>, RecordError> {
+fn events(v: &Json, created_at: i64) -> Result<Vec<ElementEvent>, RecordError> {
     let mut out = vec![event(EventKind::Created, created_at, Some(ActorKind::PartyRepresentative))];
     if flag(v, "status.isArchived") {
         let at = instant(v, "status.archived")?.or(instant(v, "process.ended")?);
@@ -191,7 +191,7 @@ fn events(v: &Value, created_at: i64) -> Result<Vec<ElementEvent>, RecordError> 
 }
 
 /// Data elements that carry a file name (receipts, uploaded files) are the form's attachments.
-fn attachments(v: &Value, instance_ref: &str) -> Vec<Attachment> {
+fn attachments(v: &Json, instance_ref: &str) -> Vec<Attachment> {
     list(v, "data")
         .iter()
         .filter_map(|d| {

@@ -7,7 +7,7 @@ use dialogsync_sdk::types::{
     ActorKind, Attachment, Consumer, Element, ElementKind, EventKind, LegacyRef, Link, Party,
     RecordError, Skip, SourceRecord, Transformed,
 };
-use serde_json::Value;
+use dialogsync_sdk::json::Json;
 
 /// The source kind this transformer serves.
 pub const SOURCE: &str = "a3-correspondence";
@@ -61,7 +61,7 @@ pub fn transform(record: &SourceRecord) -> Result<Transformed, RecordError> {
     }
 
     let mut state = blank_state();
-    state.confirmation_needed = at(&v, "isConfirmationNeeded").and_then(Value::as_bool).unwrap_or(false);
+    state.confirmation_needed = at(&v, "isConfirmationNeeded").and_then(Json::as_bool).unwrap_or(false);
     let mut events = vec![event(EventKind::Created, created_at, ActorKind::ServiceOwner, None)];
     for (t, status) in &history {
         let (kind, actor) = match status.as_str() {

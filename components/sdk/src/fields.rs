@@ -2,22 +2,22 @@
 
 use crate::time::{parse_instant, parse_oslo};
 use crate::types::{FieldError, RecordError, Timestamp};
-use serde_json::Value;
+use crate::json::Json;
 
-/// Parses a JSON payload (a UTF-8 byte-order mark is allowed).
-pub fn parse_json(payload: &[u8]) -> Result<Value, RecordError> {
+/// Parses a JSON payload (a UTF-8 byte-order mark is allowed), borrowing its strings.
+pub fn parse_json(payload: &[u8]) -> Result<Json<'_>, RecordError> {
     let bytes = payload.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(payload);
-    serde_json::from_slice(bytes).map_err(|e| RecordError::Malformed(format!("invalid JSON: {e}")))
+    Json::parse(bytes).map_err(|e| RecordError::Malformed(format!("invalid JSON: {e}")))
 }
 
 /// Parses a payload that must be one JSON object; `what` names it in the error.
-pub fn parse_object(payload: &[u8], what: &str) -> Result<Value, RecordError> {
+pub fn parse_object<'a>(payload: &'a [u8], what: &str) -> Result<Json<'a>, RecordError> {
     let v = parse_json(payload)?;
     if v.is_object() { Ok(v) } else { Err(RecordError::Malformed(format!("{what} must be a JSON object"))) }
 }
 
 /// An Altinn 2 reportee (`reportee.ssn`, `reportee.orgNumber`, else `reportee.partyId`).
-pub fn a2_reportee(v: &Value) -> Result<crate::types::Party, RecordError> {
+pub fn a2_reportee(v: &Json) -> Result<crate::types::Party, RecordError> {
     use crate::types::Party;
     Ok(if let Some(ssn) = text(v, "reportee.ssn") {
         Party::Urn(format!("urn:altinn:person:identifier-no:{ssn}"))
@@ -29,33 +29,33 @@ pub fn a2_reportee(v: &Value) -> Result<crate::types::Party, RecordError> {
 }
 
 /// The value at a dotted path (`instanceOwner.partyId`); `null` counts as absent.
-pub fn at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+pub fn at<'a, 'p>(v: &'a Json<'p>, path: &str) -> Option<&'a Json<'p>> {
     path.split('.')
         .try_fold(v, |v, key| v.get(key))
         .filter(|v| !v.is_null())
 }
 
 /// A string (or number, as text) at `path`; empty strings count as absent.
-pub fn text(v: &Value, path: &str) -> Option<String> {
+pub fn text(v: &Json, path: &str) -> Option<String> {
     match at(v, path)? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Value::Number(n) => Some(n.to_string()),
+        Json::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Json::Number(n) => Some(n.to_string()),
         _ => None,
     }
 }
 
 /// Like [`text`], but a missing value is an error naming the field.
-pub fn required_text(v: &Value, path: &str) -> Result<String, RecordError> {
+pub fn required_text(v: &Json, path: &str) -> Result<String, RecordError> {
     text(v, path).ok_or_else(|| RecordError::MissingField(path.to_string()))
 }
 
 /// A boolean at `path`; absent is false.
-pub fn flag(v: &Value, path: &str) -> bool {
-    at(v, path).and_then(Value::as_bool).unwrap_or(false)
+pub fn flag(v: &Json, path: &str) -> bool {
+    at(v, path).and_then(Json::as_bool).unwrap_or(false)
 }
 
 /// An RFC 3339 instant at `path`, if present; an unreadable one is an error naming the field.
-pub fn instant(v: &Value, path: &str) -> Result<Option<Timestamp>, RecordError> {
+pub fn instant(v: &Json, path: &str) -> Result<Option<Timestamp>, RecordError> {
     match text(v, path) {
         None => Ok(None),
         Some(s) => parse_instant(&s).map(Some).map_err(|message| invalid(path, message)),
@@ -63,12 +63,12 @@ pub fn instant(v: &Value, path: &str) -> Result<Option<Timestamp>, RecordError> 
 }
 
 /// Like [`instant`], but a missing value is an error naming the field.
-pub fn required_instant(v: &Value, path: &str) -> Result<Timestamp, RecordError> {
+pub fn required_instant(v: &Json, path: &str) -> Result<Timestamp, RecordError> {
     instant(v, path)?.ok_or_else(|| RecordError::MissingField(path.to_string()))
 }
 
 /// An Altinn 2 time at `path` (Norwegian wall time unless it carries an offset), if present.
-pub fn oslo_instant(v: &Value, path: &str) -> Result<Option<Timestamp>, RecordError> {
+pub fn oslo_instant(v: &Json, path: &str) -> Result<Option<Timestamp>, RecordError> {
     match text(v, path) {
         None => Ok(None),
         Some(s) => parse_oslo(&s).map(Some).map_err(|message| invalid(path, message)),
@@ -76,13 +76,13 @@ pub fn oslo_instant(v: &Value, path: &str) -> Result<Option<Timestamp>, RecordEr
 }
 
 /// Like [`oslo_instant`], but a missing value is an error naming the field.
-pub fn required_oslo_instant(v: &Value, path: &str) -> Result<Timestamp, RecordError> {
+pub fn required_oslo_instant(v: &Json, path: &str) -> Result<Timestamp, RecordError> {
     oslo_instant(v, path)?.ok_or_else(|| RecordError::MissingField(path.to_string()))
 }
 
 /// The array at `path`, empty when absent.
-pub fn list<'a>(v: &'a Value, path: &str) -> &'a [Value] {
-    at(v, path).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+pub fn list<'a, 'p>(v: &'a Json<'p>, path: &str) -> &'a [Json<'p>] {
+    at(v, path).and_then(Json::as_array).unwrap_or(&[])
 }
 
 /// An `invalid-field` error.

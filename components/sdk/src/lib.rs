@@ -6,6 +6,7 @@
 
 pub mod element;
 pub mod fields;
+pub mod json;
 pub mod rules;
 pub mod time;
 
