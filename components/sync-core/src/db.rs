@@ -519,9 +519,17 @@ async fn upsert_dialogs<D: Db>(db: &mut D, source: &str, c: &Commit) -> Result<V
     if c.upserts.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<&str> = c.upserts.iter().map(|d| d.source_id.as_str()).collect();
-    let mut stored = stored_dialogs(db, source, &ids).await?;
-    let rows = across_sources(db, source, &c.upserts, &mut stored).await?;
+    let found = stored_rows(db, source, &c.upserts).await?;
+    let source_ids: HashSet<&str> = c.upserts.iter().map(|d| d.source_id.as_str()).collect();
+    let mut stored: HashMap<String, StoredDialog> = found
+        .iter()
+        .filter(|(s, r)| s == source && source_ids.contains(r.source_id.as_str()))
+        .map(|(_, r)| {
+            let current = Current { id: r.id.clone(), source_version: r.source_version, content_hash: r.content_hash.clone(), document: r.document.clone() };
+            (r.source_id.clone(), StoredDialog { current, party: r.party.clone(), service_resource: r.service_resource.clone() })
+        })
+        .collect();
+    let rows = across_sources(source, &c.upserts, found, &mut stored);
     let Upserts { gone, write, events } = crate::changes::upserts(&rows, stored, c.replay);
     let d = db.dialect();
     if !gone.is_empty() {
@@ -551,41 +559,54 @@ async fn upsert_dialogs<D: Db>(db: &mut D, source: &str, c: &Commit) -> Result<V
     Ok(events)
 }
 
-/// One message in two sources is one dialog: the projector gives an Altinn 3 correspondence
-/// migrated from Altinn 2 the id of its Altinn 2 record's dialog. A row whose dialog another
-/// source's record made (read here, inside the transaction) is the newest version of either
-/// when its version is newer (the source's name breaks a tie, so the order they come in does
-/// not matter): it is written with the labels of both. When it is older, the stored dialog
-/// stays as it is and gains the row's labels. The dialog keeps the source and record that
-/// made it first.
-async fn across_sources<D: Db>(db: &mut D, source: &str, rows: &[DialogRow], stored: &mut HashMap<String, StoredDialog>) -> Result<Vec<DialogRow>, D::Error> {
+/// The stored dialogs a page's rows meet, with the source that made each: those of the same
+/// records (by source and source id) and those of the same ids, which another source's record
+/// may have made. One read: a live tick's dialogs are mostly both, and each document is read once.
+async fn stored_rows<D: Db>(db: &mut D, source: &str, rows: &[DialogRow]) -> Result<Vec<(String, DialogRow)>, D::Error> {
     let ids: Vec<&str> = rows.iter().map(|d| d.id.as_str()).collect();
+    let source_ids: Vec<&str> = rows.iter().map(|d| d.source_id.as_str()).collect();
+    let d = db.dialect();
     let sql = format!(
         "SELECT id, source, source_id, source_version, content_hash, party, service_resource, status, system_label, created_at, updated_at, transformer_hash, projector_hash, document, sync_mode
-         FROM dialogs WHERE id IN (SELECT value FROM {})",
-        db.dialect().list(1)
+         FROM dialogs WHERE id IN (SELECT value FROM {}) OR (source = $2 AND source_id IN (SELECT value FROM {}))",
+        d.list(1),
+        d.list(3)
     );
-    let found = db.query(Statement::new(sql).bind(json_list(&ids))).await?;
-    let mut others: HashMap<String, (String, DialogRow)> = HashMap::new();
-    for r in &found {
-        let row = DialogRow {
-            id: r.text(0),
-            source_id: r.text(2),
-            source_version: r.int(3),
-            content_hash: r.text(4),
-            party: r.text(5),
-            service_resource: r.text(6),
-            status: r.text(7),
-            system_label: r.text(8),
-            created_at: r.int(9),
-            updated_at: r.int(10),
-            transformer_hash: r.text(11),
-            projector_hash: r.text(12),
-            document: r.text(13),
-            sync_mode: r.opt_text(14),
-        };
-        others.insert(row.id.clone(), (r.text(1), row));
-    }
+    let found = db.query(Statement::new(sql).bind(json_list(&ids)).bind(source).bind(json_list(&source_ids))).await?;
+    Ok(found
+        .iter()
+        .map(|r| {
+            let row = DialogRow {
+                id: r.text(0),
+                source_id: r.text(2),
+                source_version: r.int(3),
+                content_hash: r.text(4),
+                party: r.text(5),
+                service_resource: r.text(6),
+                status: r.text(7),
+                system_label: r.text(8),
+                created_at: r.int(9),
+                updated_at: r.int(10),
+                transformer_hash: r.text(11),
+                projector_hash: r.text(12),
+                document: r.text(13),
+                sync_mode: r.opt_text(14),
+            };
+            (r.text(1), row)
+        })
+        .collect())
+}
+
+/// One message in two sources is one dialog: the projector gives an Altinn 3 correspondence
+/// migrated from Altinn 2 the id of its Altinn 2 record's dialog. A row whose dialog another
+/// source's record made (in `found`, read inside the transaction) is the newest version of
+/// either when its version is newer (the source's name breaks a tie, so the order they come in
+/// does not matter): it is written with the labels of both. When it is older, the stored dialog
+/// stays as it is and gains the row's labels. The dialog keeps the source and record that
+/// made it first.
+fn across_sources(source: &str, rows: &[DialogRow], found: Vec<(String, DialogRow)>, stored: &mut HashMap<String, StoredDialog>) -> Vec<DialogRow> {
+    let ids: HashSet<&str> = rows.iter().map(|d| d.id.as_str()).collect();
+    let mut others: HashMap<String, (String, DialogRow)> = found.into_iter().filter(|(_, r)| ids.contains(r.id.as_str())).map(|(s, r)| (r.id.clone(), (s, r))).collect();
     let mut out = Vec::with_capacity(rows.len());
     for d in rows {
         let Some((other_source, other)) = others.get(&d.id).filter(|(s, o)| !(s == source && o.source_id == d.source_id)) else {
@@ -609,7 +630,7 @@ async fn across_sources<D: Db>(db: &mut D, source: &str, rows: &[DialogRow], sto
         row.sync_mode = row.sync_mode.or(d.sync_mode.clone());
         out.push(row);
     }
-    Ok(out)
+    out
 }
 
 /// Appends change events in commit order. Their sequence numbers come from one counter row,
