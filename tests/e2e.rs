@@ -252,10 +252,10 @@ fn pages_in_flight_see_what_the_page_before_wrote() {
             .collect();
         (summary, env.dialogs(), events)
     };
-    let (paged, paged_dialogs, paged_events) = run("batch_size = 1");
+    let (paged, paged_dialogs, paged_events) = run("batch_size = 1\ncommit_records = 1");
     // The pages 2, 3, 4, 6 and 8 name the instance the page before wrote: each was prepared
     // again after that commit (the debug log says so), whichever finished first.
-    let env = Env::new("a3-app-instances", "batch_size = 1");
+    let env = Env::new("a3-app-instances", "batch_size = 1\ncommit_records = 1");
     let input = env.dir.path().join("input");
     std::fs::create_dir(&input).unwrap();
     std::fs::write(input.join("r.ndjson"), records.iter().map(Value::to_string).collect::<Vec<_>>().join("\n")).unwrap();

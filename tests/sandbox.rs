@@ -59,7 +59,7 @@ fn a_component_for_the_wrong_world_is_refused_with_its_name() {
 #[test]
 fn a_looping_record_costs_two_call_timeouts_not_one_per_halving() {
     use dialogsync::runtime::bindings::types::SourceRecord;
-    let limits = dialogsync::runtime::Limits { call_timeout_ms: 200, memory_mib: 32, batch_size: 64 };
+    let limits = dialogsync::runtime::Limits { call_timeout_ms: 200, memory_mib: 32, batch_size: 64, ..Default::default() };
     let runtime = dialogsync::runtime::Runtime::new(limits, common::root().join("target/test-component-cache")).unwrap();
     let t = runtime.load_transformer(&common::component("hostile")).unwrap();
     let mut records: Vec<SourceRecord> = (0..63)

@@ -91,7 +91,7 @@ fn by_version(file: &Path, field: &str) -> Vec<(String, String)> {
 #[test]
 fn versions_applied_in_any_order_end_in_the_same_dialogs() {
     for source in ["a2-correspondence", "a3-correspondence", "a3-app-instances"] {
-        let forward = Env::for_source(source, source, "batch_size = 64");
+        let forward = Env::for_source(source, source, "batch_size = 64\ncommit_records = 64");
         let (input, report) = generate(&forward, source, 3_000, 5, 0.0);
         assert!(report["out_of_order"].as_u64().unwrap() > 100, "{report}");
         let lines = by_version(&input.join(format!("{source}.ndjson")), "lastChanged");
@@ -104,7 +104,7 @@ fn versions_applied_in_any_order_end_in_the_same_dialogs() {
         let oldest_first = write(&forward, "oldest-first", lines.iter().map(|(_, l)| l).collect());
         forward.backfill(&oldest_first);
 
-        let backward = Env::for_source(source, source, "batch_size = 64");
+        let backward = Env::for_source(source, source, "batch_size = 64\ncommit_records = 64");
         if report["parties"].as_u64().unwrap() > 0 {
             backward.ok(&["parties", "import", report["parties_file"].as_str().unwrap()]);
         }

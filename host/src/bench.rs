@@ -10,7 +10,7 @@
 //! - **Live tick**: 1,000 changed records through the live pipeline and one commit.
 //! - **Memory**: peak resident set of a backfill at `--records` and at `--memory-records`.
 //! - **Ceiling**: what the same store takes at most: rows as large as a record's payload and
-//!   its dialog document (measured in the backfill's store), `limits.batch_size` a transaction,
+//!   its dialog document (measured in the backfill's store), `limits.commit_records` a transaction,
 //!   into one table with an integer key and nothing else; the backfill reads as a fraction of it.
 //! - **Sink**: a backfill of `--sink-records` with the Dialogporten sink off, then on, aimed at
 //!   a local `dialogsync serve` (its own SQLite store): the backfill's rate with the outbox
@@ -484,7 +484,7 @@ pub async fn run(config: &Config, config_path: Option<&Path>, o: &Options) -> Re
     eprintln!("backfill of {n} records into SQLite…");
     let b1 = backfill(config_path, &data_n, &format!("sqlite://{}", sqlite.display()))?;
     rows.push([format!("backfill, SQLite, {} records", thousands(b1.records as f64)), format!("**{} records/s** ({:.0} s)", thousands(b1.records as f64 / b1.seconds), b1.seconds), "≥ 15,000 records/s".into()]);
-    let batch = config.limits.batch_size;
+    let batch = config.limits.commit_records;
     eprintln!("the SQLite ceiling…");
     rows.push(ceiling_row("SQLite", &format!("sqlite://{}", sqlite.display()), &b1, batch).await?);
     eprintln!("searches of the SQLite store…");

@@ -553,6 +553,9 @@ call_timeout_ms = 5000
 memory_mib = 256
 # Records per call across the WebAssembly boundary.
 batch_size = 256
+# Records a backfill writes in one transaction (its calls stay `batch_size` each): larger
+# transactions write a shared index page once for many records, at the cost of memory.
+commit_records = 1024
 
 [sync]
 # `dialogsync run`: a live tick per source every `interval` ("5m", "30s"); each re-reads

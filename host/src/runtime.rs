@@ -46,11 +46,14 @@ pub struct Limits {
     pub memory_mib: usize,
     /// Records per call.
     pub batch_size: usize,
+    /// Records a backfill writes in one transaction (its calls are still `batch_size` each):
+    /// an index page many records of a transaction touch is written to the log once.
+    pub commit_records: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { call_timeout_ms: 5000, memory_mib: 256, batch_size: 256 }
+        Limits { call_timeout_ms: 5000, memory_mib: 256, batch_size: 256, commit_records: 1024 }
     }
 }
 

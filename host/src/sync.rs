@@ -114,8 +114,8 @@ impl Pipeline {
         }
     }
 
-    /// Runs every fetched record through the pipeline, batch by batch; `progress` is called
-    /// after each committed batch.
+    /// Runs every fetched record through the pipeline, a page of `commit_records` at a time
+    /// (its component calls of `batch_size` each); `progress` is called after each committed page.
     ///
     /// Page k commits while page k + 1 goes through the components, so the store's writer and
     /// wasmtime keep the two cores busy at once. Page k + 1 reads the store before page k is
@@ -123,8 +123,9 @@ impl Pipeline {
     /// dialog), it is prepared again after that commit, so every page sees what one-after-the-
     /// other would have shown it.
     pub async fn run(&self, records: impl Iterator<Item = Fetched>, mut progress: impl FnMut(&Summary)) -> anyhow::Result<Summary> {
-        let size = self.runtime.limits().batch_size.max(1);
-        tracing::info!(source = %self.source, transformer = %self.transformer.label(), projector = %self.projector.label(), batch_size = size, "sync started");
+        let limits = self.runtime.limits();
+        let size = limits.commit_records.max(1);
+        tracing::info!(source = %self.source, transformer = %self.transformer.label(), projector = %self.projector.label(), batch_size = limits.batch_size, commit_records = size, "sync started");
         let mut committed = Summary::default();
         let mut fetched = 0u64;
         let mut records = records.peekable();
