@@ -497,6 +497,27 @@ async fn a_page_under_a_lease_another_host_took_is_refused_whole() {
     assert_eq!(store.checkpoint("s", "probe").await.unwrap().as_deref(), Some("b"));
 }
 
+/// Every commit settles dead letters by the ids and lines it wrote and read: those deletes
+/// search an index, so they cost the same with a million dead letters as with none (SQLite's
+/// plan; a scan of the source's letters is what it was before).
+#[tokio::test]
+async fn a_commit_settles_dead_letters_by_index_not_by_scan() {
+    use dialogsync::store::Store;
+    use dialogsync_core::db::{Db, Statement, settle_dead_letters};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("plan.db").display())).await.unwrap();
+    let mut db = store.db();
+    let statements = settle_dead_letters(db.dialect(), "s", &["id-1".into()], &["f.ndjson:1".into()]);
+    assert_eq!(statements.len(), 3);
+    for (s, column) in statements.into_iter().zip(["source_id", "record_key", "origin"]) {
+        let plan = db.query(Statement { sql: format!("EXPLAIN QUERY PLAN {}", s.sql), ..s.clone() }).await.unwrap();
+        let steps: Vec<String> = plan.iter().map(|r| r.text(3)).collect();
+        // The index is searched by the source and the looked-up column, not by the source alone.
+        let searched = format!("(source=? AND {column}=?)");
+        assert!(steps.iter().any(|p| p.starts_with("SEARCH dead_letters USING ") && p.ends_with(&searched)), "{}: {steps:?}", s.sql);
+    }
+}
+
 /// `status` (markdown) as of `now`, the simulator's address written `SIM`.
 fn status_md(env: &Env, now: &str, sim: &Sim) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dialogsync")).arg("--config").arg(&env.config).arg("status").env("DIALOGSYNC_NOW", now).output().unwrap();

@@ -431,13 +431,8 @@ pub async fn commit<D: Db>(db: &mut D, source: &str, c: &Commit, at: &str) -> Re
             .await?;
         events.extend(gone.iter().map(|r| NewEvent { dialog_id: r.text(0), kind: "deleted", party: r.text(1), service_resource: r.text(2), detail: None }));
     }
-    if !c.resolved.is_empty() {
-        let sql = format!("DELETE FROM dead_letters WHERE source = $1 AND source_id IN (SELECT value FROM {})", d.list(2));
-        db.execute(Statement::new(sql).bind(source).bind(json_list(&c.resolved))).await?;
-    }
-    if !c.read_ok.is_empty() {
-        let sql = format!("DELETE FROM dead_letters WHERE source = $1 AND phase = 'read' AND (record_key IN (SELECT value FROM {l}) OR origin IN (SELECT value FROM {l}))", l = d.list(2));
-        db.execute(Statement::new(sql).bind(source).bind(json_list(&c.read_ok))).await?;
+    for s in settle_dead_letters(d, source, &c.resolved, &c.read_ok) {
+        db.execute(s).await?;
     }
     // A discarded letter stays discarded while it fails the same way; a new error reopens it.
     for x in &c.dead {
@@ -491,6 +486,26 @@ pub async fn commit<D: Db>(db: &mut D, source: &str, c: &Commit, at: &str) -> Re
         append_events(db, source, at, &events).await?;
     }
     Ok(())
+}
+
+/// The deletes of the dead letters a commit settles: those of the records it wrote (by source
+/// id) and the read failures of the lines it read (by record key or origin). Each searches an
+/// index: a commit runs them all, and a scan of a source's dead letters would cost every
+/// commit more as they pile up.
+pub fn settle_dead_letters(d: Dialect, source: &str, resolved: &[String], read_ok: &[String]) -> Vec<Statement> {
+    let mut out = Vec::new();
+    if !resolved.is_empty() {
+        let sql = format!("DELETE FROM dead_letters WHERE source = $1 AND source_id IN (SELECT value FROM {})", d.list(2));
+        out.push(Statement::new(sql).bind(source).bind(json_list(resolved)));
+    }
+    if !read_ok.is_empty() {
+        // Two statements, as `OR` would scan the source's letters.
+        for column in ["record_key", "origin"] {
+            let sql = format!("DELETE FROM dead_letters WHERE source = $1 AND phase = 'read' AND {column} IN (SELECT value FROM {})", d.list(2));
+            out.push(Statement::new(sql).bind(source).bind(json_list(read_ok)));
+        }
+    }
+    out
 }
 
 /// Queues each changed dialog for the Dialogporten sink, one row per dialog: a change to a
