@@ -518,6 +518,19 @@ async fn a_commit_settles_dead_letters_by_index_not_by_scan() {
     }
 }
 
+/// Each search first deletes expired snapshots: by the index on their time, so a search costs
+/// no more when millions of snapshot rows are kept (SQLite's plan; it was a scan).
+#[tokio::test]
+async fn a_search_expires_snapshots_by_index_not_by_scan() {
+    use dialogsync::store::{EXPIRE_SNAPSHOTS, Store};
+    use dialogsync_core::db::{Db, Statement};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("plan.db").display())).await.unwrap();
+    let plan = store.db().query(Statement::new(format!("EXPLAIN QUERY PLAN {EXPIRE_SNAPSHOTS}")).bind("2026-01-01T00:00:00.000Z")).await.unwrap();
+    let steps: Vec<String> = plan.iter().map(|r| r.text(3)).collect();
+    assert!(steps.iter().any(|p| p.starts_with("SEARCH search_snapshots USING ") && p.ends_with("(created_at<?)")), "{steps:?}");
+}
+
 /// `status` (markdown) as of `now`, the simulator's address written `SIM`.
 fn status_md(env: &Env, now: &str, sim: &Sim) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dialogsync")).arg("--config").arg(&env.config).arg("status").env("DIALOGSYNC_NOW", now).output().unwrap();

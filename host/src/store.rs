@@ -480,7 +480,7 @@ mod state;
 pub use state::{Reconciled, SourceState, Window};
 
 mod api;
-pub use api::{Deleted, Page, Search};
+pub use api::{Deleted, EXPIRE_SNAPSHOTS, Page, Search};
 
 pub mod service;
 

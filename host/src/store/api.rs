@@ -72,6 +72,10 @@ pub struct Page {
 /// Most dialogs one search snapshot holds.
 const SNAPSHOT_MAX: i64 = 100_000;
 
+/// Deletes the snapshots older than `$1`: each search runs it first (by the index on
+/// `created_at`: a scan of every snapshot would cost each search more as they pile up).
+pub const EXPIRE_SNAPSHOTS: &str = "DELETE FROM search_snapshots WHERE created_at < $1";
+
 /// A JSON list of `values` for a `$n IS NULL OR column IN (list)` filter: NULL for no filter.
 fn filter_list(values: &[String]) -> Option<String> {
     (!values.is_empty()).then(|| json_list(values))
@@ -120,7 +124,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         // Snapshots live an hour; a page asked for later starts a new search.
         let expired = (crate::clock::now() - chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        sqlx::query("DELETE FROM search_snapshots WHERE created_at < $1").bind(expired).execute(&mut *tx).await?;
+        sqlx::query(EXPIRE_SNAPSHOTS).bind(expired).execute(&mut *tx).await?;
         let sql = format!(
             "INSERT INTO search_snapshots (token, position, dialog_id, created_at)
              SELECT $1, ROW_NUMBER() OVER (ORDER BY updated_at DESC, id DESC), id, $2 FROM dialogs
