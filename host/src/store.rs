@@ -107,6 +107,33 @@ pub struct Store {
 
 use crate::clock::stamp as now;
 
+/// The writer's page cache: 32 MiB (SQLite's default is 2 MiB), so the index pages a large
+/// backfill's commits keep inserting into stay in memory instead of going to the file.
+const WRITER_CACHE_KIB: i64 = 32 * 1024;
+/// Each reader's: 8 MiB. A reader's lookups and searches land all over a growing file, so its
+/// cache fills up to its limit however large that is, and four readers at 32 MiB made a 5M
+/// backfill's memory grow 50 % over a 1M one's; a page they miss comes from the OS's cache.
+const READER_CACHE_KIB: i64 = 8 * 1024;
+
+/// A pool's options on a SQLite file: each connection's settings, its page cache `cache_kib`.
+fn sqlite_options(cache_kib: i64) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                conn.execute("PRAGMA busy_timeout = 30000").await?;
+                conn.execute("PRAGMA synchronous = NORMAL").await?;
+                conn.execute(safe(format!("PRAGMA cache_size = -{cache_kib}"))).await?;
+                // Checkpoint every 64 MiB of log instead of every 4 MiB: a backfill's page
+                // dirties more than 4 MiB, so the default checkpointed (two fsyncs, and
+                // every page copied again) after nearly every commit.
+                conn.execute("PRAGMA wal_autocheckpoint = 16384").await?;
+                Ok(())
+            })
+        })
+        // A file that is not a database fails at once, not after retrying for the default 30 s.
+        .acquire_timeout(std::time::Duration::from_secs(5))
+}
+
 impl Store {
     /// Opens (creating if needed) and migrates the store at `url`: `sqlite://FILE` or
     /// `postgres://USER@HOST/DB`.
@@ -184,24 +211,7 @@ impl Store {
             sqlx::query("PRAGMA schema_version").execute(&mut probe).await.map_err(|e| corrupt(file, &e).unwrap_or(StoreError::Query(e)))?;
             let _ = probe.close().await;
         }
-        let options = AnyPoolOptions::new()
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute("PRAGMA busy_timeout = 30000").await?;
-                    conn.execute("PRAGMA synchronous = NORMAL").await?;
-                    // A 32 MiB page cache (the default is 2 MiB): index lookups of a large
-                    // backfill stay in memory instead of going to the file.
-                    conn.execute("PRAGMA cache_size = -32768").await?;
-                    // Checkpoint every 64 MiB of log instead of every 4 MiB: a backfill's page
-                    // dirties more than 4 MiB, so the default checkpointed (two fsyncs, and
-                    // every page copied again) after nearly every commit.
-                    conn.execute("PRAGMA wal_autocheckpoint = 16384").await?;
-                    Ok(())
-                })
-            })
-            // A file that is not a database fails at once, not after retrying for the default 30 s.
-            .acquire_timeout(std::time::Duration::from_secs(5));
-        let pool = options.clone().max_connections(4).connect(&url).await.map_err(|e| corrupt(file, &e).unwrap_or_else(|| open(e)))?;
+        let pool = sqlite_options(READER_CACHE_KIB).max_connections(4).connect(&url).await.map_err(|e| corrupt(file, &e).unwrap_or_else(|| open(e)))?;
         let setup = async {
             if !in_memory && !read_only {
                 sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
@@ -222,7 +232,7 @@ impl Store {
         // Each connection to `:memory:` is a database of its own: there the pool writes too.
         let writer = match in_memory || read_only {
             true => pool.clone(),
-            false => options.max_connections(1).acquire_timeout(std::time::Duration::from_secs(30)).connect(&url).await.map_err(open)?,
+            false => sqlite_options(WRITER_CACHE_KIB).max_connections(1).acquire_timeout(std::time::Duration::from_secs(30)).connect(&url).await.map_err(open)?,
         };
         drop(lock);
         Ok(Store { pool, writer, backend: Backend::Sqlite })
