@@ -535,6 +535,23 @@ async fn a_search_expires_snapshots_by_index_not_by_scan() {
     assert!(steps.iter().any(|p| p.starts_with("SEARCH search_snapshots USING ") && p.ends_with("(created_at<?)")), "{steps:?}");
 }
 
+/// A reader's page cache is kept to 8 MiB and the writer's to 32 MiB: a reader's lookups land
+/// all over a growing file and fill whatever it may hold, which made a 5M backfill's memory grow
+/// half again over a 1M one's with four readers at 32 MiB (BENCHMARKS.md).
+#[tokio::test]
+async fn readers_keep_smaller_page_caches_than_the_writer() {
+    use dialogsync::store::Store;
+    use dialogsync_core::db::{Db, Statement};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("cache.db").display())).await.unwrap();
+    let mut db = store.db();
+    // Negative: KiB rather than pages.
+    assert_eq!(db.query(Statement::new("PRAGMA cache_size")).await.unwrap()[0].int(0), -8 * 1024, "a reader");
+    db.begin("s").await.unwrap();
+    assert_eq!(db.query(Statement::new("PRAGMA cache_size")).await.unwrap()[0].int(0), -32 * 1024, "the writer");
+    db.rollback().await.unwrap();
+}
+
 /// `status` (markdown) as of `now`, the simulator's address written `SIM`.
 fn status_md(env: &Env, now: &str, sim: &Sim) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dialogsync")).arg("--config").arg(&env.config).arg("status").env("DIALOGSYNC_NOW", now).output().unwrap();
