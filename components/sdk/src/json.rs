@@ -38,6 +38,11 @@ impl<'a> Json<'a> {
         }
     }
 
+    /// The value at `path`, a member of a member…: `Value::pointer` for object keys only.
+    pub fn at(&self, path: &[&str]) -> Option<&Json<'a>> {
+        path.iter().try_fold(self, |v, key| v.get(key))
+    }
+
     /// An object's members in `Value`'s order: sorted by key, the last of each duplicate.
     pub fn entries(&self) -> Vec<(&str, &Json<'a>)> {
         let Json::Object(members) = self else { return Vec::new() };
@@ -197,6 +202,13 @@ mod tests {
         }
         let j = Json::parse(br#"{"b":1,"b":"two"}"#).unwrap();
         assert_eq!(j.get("b").and_then(Json::as_str), Some("two"), "the last duplicate wins");
+        let j = Json::parse(br#"{"a":{"b":{"c":"deep"},"b":{"c":"last"}},"l":[{"c":1}]}"#).unwrap();
+        let v: Value = serde_json::from_str(r#"{"a":{"b":{"c":"deep"},"b":{"c":"last"}},"l":[{"c":1}]}"#).unwrap();
+        // `Value::pointer` for object keys: the last duplicate at each step, nothing through an array.
+        assert!(same(j.at(&["a", "b", "c"]).unwrap(), v.pointer("/a/b/c").unwrap()));
+        assert!(same(j.at(&[]).unwrap(), &v));
+        assert_eq!(j.at(&["a", "x"]), None);
+        assert_eq!(j.at(&["l", "0"]), None);
         let Json::Object(m) = Json::parse(br#"{"plain":"text"}"#).unwrap() else { panic!() };
         assert!(matches!((&m[0].0, &m[0].1), (Cow::Borrowed(_), Json::String(Cow::Borrowed(_)))), "unescaped strings are borrowed");
     }

@@ -2,25 +2,27 @@
 //! "Dialog rules"), before it is stored: a swapped-in projector cannot store a dialog that
 //! Dialogporten would refuse. Each problem names the field.
 
-use dialogsync_sdk::types::Dialog;
+use dialogsync_sdk::json::Json;
 use dialogsync_sdk::rules;
+use dialogsync_sdk::types::Dialog;
 use dialogsync_sdk::time::parse_instant;
 use serde_json::Value;
 
-/// All rule violations of `d` (empty when it is valid); `now` in microseconds.
+/// All rule violations of `d` (empty when it is valid); `now` in microseconds. The document is
+/// read as a borrowed tree (`sdk::json`): every dialog of every page is checked.
 pub fn check(d: &Dialog, now: i64) -> Vec<String> {
     let mut errors = Vec::new();
-    let doc: Value = match serde_json::from_str(&d.document) {
+    let doc = match Json::parse(d.document.as_bytes()) {
         Ok(v) => v,
         Err(e) => return vec![format!("document: not JSON: {e}")],
     };
     let mut err = |field: &str, m: String| errors.push(format!("{field}: {m}"));
-    let s = |path: &str| doc.pointer(path).and_then(Value::as_str);
+    let s = |path: &[&str]| doc.at(path).and_then(Json::as_str);
 
     // The indexed columns must say what the document says.
     for (field, column) in [("id", &d.id), ("party", &d.party), ("serviceResource", &d.service_resource), ("status", &d.status), ("systemLabel", &d.system_label)] {
-        if s(&format!("/{field}")) != Some(column.as_str()) {
-            err(field, format!("document has {:?}, the dialog record {column:?}", s(&format!("/{field}"))));
+        if s(&[field]) != Some(column.as_str()) {
+            err(field, format!("document has {:?}, the dialog record {column:?}", s(&[field])));
         }
     }
     let is_uuid7 = d.id.len() == 36
@@ -42,21 +44,22 @@ pub fn check(d: &Dialog, now: i64) -> Vec<String> {
         err("systemLabel", format!("`{}` is not one of {:?}", d.system_label, rules::SYSTEM_LABELS));
     }
 
+    let chars = |v: &Json| v.get("value").and_then(Json::as_str).map_or(0, |t| t.chars().count());
     let texts = [("title", rules::MAX_TEXT), ("summary", rules::MAX_TEXT), ("senderName", rules::MAX_TEXT), ("additionalInfo", rules::MAX_ADDITIONAL_INFO), ("extendedStatus", rules::MAX_EXTENDED_STATUS)];
     for (name, max) in texts {
-        let values = doc.pointer(&format!("/content/{name}/value")).and_then(Value::as_array);
+        let values = doc.at(&["content", name, "value"]).and_then(Json::as_array);
         if name == "title" && values.is_none_or(|v| v.is_empty()) {
             err("content.title", "required".into());
         }
         for (i, v) in values.into_iter().flatten().enumerate() {
-            let n = v["value"].as_str().map_or(0, |t| t.chars().count());
+            let n = chars(v);
             if n == 0 || n > max {
                 err(&format!("content.{name}.value[{i}]"), format!("{n} characters; must be 1–{max}"));
             }
         }
     }
 
-    let mut at = |field: &str| match s(&format!("/{field}")).map(parse_instant) {
+    let mut at = |field: &str| match s(&[field]).map(parse_instant) {
         Some(Ok(t)) => Some(t),
         Some(Err(e)) => {
             errors.push(format!("{field}: {e}"));
@@ -76,16 +79,15 @@ pub fn check(d: &Dialog, now: i64) -> Vec<String> {
     order("dueAt", !matches!((visible, due), (Some(v), Some(d)) if d < v), "before visibleFrom");
     order("expiresAt", !matches!((due, expires), (Some(d), Some(x)) if x < d), "before dueAt");
 
-    let list = |path: &str| doc.pointer(path).and_then(Value::as_array).cloned().unwrap_or_default();
-    for (i, tag) in list("/searchTags").iter().enumerate() {
-        let n = tag["value"].as_str().map_or(0, |t| t.chars().count());
-        order(&format!("searchTags[{i}]"), rules::SEARCH_TAG_LEN.contains(&n), "must be 3–63 characters");
+    let list = |path: &[&str]| doc.at(path).and_then(Json::as_array).unwrap_or_default();
+    for (i, tag) in list(&["searchTags"]).iter().enumerate() {
+        order(&format!("searchTags[{i}]"), rules::SEARCH_TAG_LEN.contains(&chars(tag)), "must be 3–63 characters");
     }
-    let labels = list("/serviceOwnerContext/serviceOwnerLabels");
+    let labels = list(&["serviceOwnerContext", "serviceOwnerLabels"]);
     order("serviceOwnerContext.serviceOwnerLabels", labels.len() <= rules::MAX_LABELS, "at most 20");
     let mut seen = std::collections::HashSet::new();
     for (i, l) in labels.iter().enumerate() {
-        let v = l["value"].as_str().unwrap_or_default();
+        let v = l.get("value").and_then(Json::as_str).unwrap_or_default();
         order(&format!("serviceOwnerContext.serviceOwnerLabels[{i}]"), rules::LABEL_LEN.contains(&v.chars().count()) && seen.insert(v.to_lowercase()), "must be 3–255 characters and unique");
     }
     errors
