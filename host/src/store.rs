@@ -263,12 +263,15 @@ impl Store {
         })
     }
 
-    /// The dialect's fragments ([`Backend::list`] and the others), for the store's own queries.
+    /// The dialect's fragments ([`Backend::in_list`] and the others), for the store's own queries.
     pub(crate) fn values(&self, rows: usize, columns: usize) -> String {
         self.backend.values(rows, columns)
     }
     pub(crate) fn list(&self, n: usize) -> String {
         self.backend.list(n)
+    }
+    pub(crate) fn in_list(&self, column: &str, n: usize) -> String {
+        self.backend.in_list(column, n)
     }
     pub(crate) fn contains(&self, a: &str, b: &str) -> String {
         self.backend.contains(a, b)
@@ -341,7 +344,7 @@ impl Store {
         tx.commit().await?;
         // Records this import resolves: those waiting for one of its party ids.
         let ids: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
-        let sql = format!("SELECT COUNT(*) FROM raw_records WHERE outcome = 'waiting' AND waiting_party IN (SELECT value FROM {})", self.list(1));
+        let sql = format!("SELECT COUNT(*) FROM raw_records WHERE outcome = 'waiting' AND {}", self.in_list("waiting_party", 1));
         let waiting: i64 = sqlx::query_scalar(safe(sql)).bind(json_list(&ids)).fetch_one(&self.pool).await?;
         Ok(waiting as u64)
     }

@@ -248,6 +248,18 @@ impl Dialect {
         }
     }
 
+    /// `column` is one of the texts of the JSON array bound as `$n` ([`json_list`]). For
+    /// PostgreSQL an array (`= ANY`), not an `IN` subquery: a row's test of the array is an index
+    /// condition wherever it stands, where two `IN` subqueries joined by `OR` made it scan the
+    /// whole table (the commit's read of its page's dialogs: 40 ms at 87,000 dialogs, a
+    /// growing part of every commit).
+    pub fn in_list(self, column: &str, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => format!("{column} IN (SELECT value FROM json_each(${n}))"),
+            Dialect::Postgres => format!("{column} = ANY(ARRAY(SELECT jsonb_array_elements_text(CAST(${n} AS jsonb))))"),
+        }
+    }
+
     /// A table of two text columns, `a` and `b`, from a JSON array of pairs bound as `$n`.
     pub fn pairs(self, n: usize) -> String {
         match self {
@@ -293,7 +305,8 @@ impl Dialect {
     }
 }
 
-/// A JSON array of strings, bound as one parameter and read back by [`Dialect::list`].
+/// A JSON array of strings, bound as one parameter and read back by [`Dialect::list`] or
+/// [`Dialect::in_list`].
 pub fn json_list<S: AsRef<str>>(items: &[S]) -> String {
     serde_json::Value::from(items.iter().map(|s| s.as_ref()).collect::<Vec<_>>()).to_string()
 }
@@ -331,7 +344,7 @@ pub async fn parties<D: Db>(db: &mut D, ids: &[String]) -> Result<HashMap<String
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let sql = format!("SELECT party_id, urn FROM parties WHERE party_id IN (SELECT value FROM {})", db.dialect().list(1));
+    let sql = format!("SELECT party_id, urn FROM parties WHERE {}", db.dialect().in_list("party_id", 1));
     let rows = db.query(Statement::new(sql).bind(json_list(ids))).await?;
     Ok(rows.iter().map(|r| (r.text(0), r.text(1))).collect())
 }
@@ -346,8 +359,8 @@ async fn stored_dialogs<D: Db, S: AsRef<str>>(db: &mut D, source: &str, source_i
         return Ok(HashMap::new());
     }
     let sql = format!(
-        "SELECT source_id, id, source_version, content_hash, document, party, service_resource FROM dialogs WHERE source = $1 AND source_id IN (SELECT value FROM {})",
-        db.dialect().list(2)
+        "SELECT source_id, id, source_version, content_hash, document, party, service_resource FROM dialogs WHERE source = $1 AND {}",
+        db.dialect().in_list("source_id", 2)
     );
     let rows = db.query(Statement::new(sql).bind(source).bind(json_list(source_ids))).await?;
     Ok(rows
@@ -364,7 +377,7 @@ pub async fn tombstones<D: Db>(db: &mut D, source: &str, source_ids: &[String]) 
     if source_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let sql = format!("SELECT source_id, source_version FROM tombstones WHERE source = $1 AND source_id IN (SELECT value FROM {})", db.dialect().list(2));
+    let sql = format!("SELECT source_id, source_version FROM tombstones WHERE source = $1 AND {}", db.dialect().in_list("source_id", 2));
     let rows = db.query(Statement::new(sql).bind(source).bind(json_list(source_ids))).await?;
     Ok(rows.iter().map(|r| (r.text(0), r.int(1))).collect())
 }
@@ -495,13 +508,13 @@ pub async fn commit<D: Db>(db: &mut D, source: &str, c: &Commit, at: &str) -> Re
 pub fn settle_dead_letters(d: Dialect, source: &str, resolved: &[String], read_ok: &[String]) -> Vec<Statement> {
     let mut out = Vec::new();
     if !resolved.is_empty() {
-        let sql = format!("DELETE FROM dead_letters WHERE source = $1 AND source_id IN (SELECT value FROM {})", d.list(2));
+        let sql = format!("DELETE FROM dead_letters WHERE source = $1 AND {}", d.in_list("source_id", 2));
         out.push(Statement::new(sql).bind(source).bind(json_list(resolved)));
     }
     if !read_ok.is_empty() {
         // Two statements, as `OR` would scan the source's letters.
         for column in ["record_key", "origin"] {
-            let sql = format!("DELETE FROM dead_letters WHERE source = $1 AND phase = 'read' AND {column} IN (SELECT value FROM {})", d.list(2));
+            let sql = format!("DELETE FROM dead_letters WHERE source = $1 AND phase = 'read' AND {}", d.in_list(column, 2));
             out.push(Statement::new(sql).bind(source).bind(json_list(read_ok)));
         }
     }
@@ -548,7 +561,7 @@ async fn upsert_dialogs<D: Db>(db: &mut D, source: &str, c: &Commit) -> Result<V
     let Upserts { gone, write, events } = crate::changes::upserts(&rows, stored, c.replay);
     let d = db.dialect();
     if !gone.is_empty() {
-        let sql = format!("DELETE FROM dialogs WHERE id IN (SELECT value FROM {})", d.list(1));
+        let sql = format!("DELETE FROM dialogs WHERE {}", d.in_list("id", 1));
         db.execute(Statement::new(sql).bind(json_list(&gone))).await?;
     }
     let write = last_per_key(write, |d| d.id.clone());
@@ -580,14 +593,7 @@ async fn upsert_dialogs<D: Db>(db: &mut D, source: &str, c: &Commit) -> Result<V
 async fn stored_rows<D: Db>(db: &mut D, source: &str, rows: &[DialogRow]) -> Result<Vec<(String, DialogRow)>, D::Error> {
     let ids: Vec<&str> = rows.iter().map(|d| d.id.as_str()).collect();
     let source_ids: Vec<&str> = rows.iter().map(|d| d.source_id.as_str()).collect();
-    let d = db.dialect();
-    let sql = format!(
-        "SELECT id, source, source_id, source_version, content_hash, party, service_resource, status, system_label, created_at, updated_at, transformer_hash, projector_hash, document, sync_mode
-         FROM dialogs WHERE id IN (SELECT value FROM {}) OR (source = $2 AND source_id IN (SELECT value FROM {}))",
-        d.list(1),
-        d.list(3)
-    );
-    let found = db.query(Statement::new(sql).bind(json_list(&ids)).bind(source).bind(json_list(&source_ids))).await?;
+    let found = db.query(stored_rows_statement(db.dialect(), source, &ids, &source_ids)).await?;
     Ok(found
         .iter()
         .map(|r| {
@@ -610,6 +616,17 @@ async fn stored_rows<D: Db>(db: &mut D, source: &str, rows: &[DialogRow]) -> Res
             (r.text(1), row)
         })
         .collect())
+}
+
+/// [`stored_rows`]' statement: the dialogs of `ids`, and those of `source`'s `source_ids`.
+pub fn stored_rows_statement<S: AsRef<str>>(d: Dialect, source: &str, ids: &[S], source_ids: &[S]) -> Statement {
+    let sql = format!(
+        "SELECT id, source, source_id, source_version, content_hash, party, service_resource, status, system_label, created_at, updated_at, transformer_hash, projector_hash, document, sync_mode
+         FROM dialogs WHERE {} OR (source = $2 AND {})",
+        d.in_list("id", 1),
+        d.in_list("source_id", 3)
+    );
+    Statement::new(sql).bind(json_list(ids)).bind(source).bind(json_list(source_ids))
 }
 
 /// One message in two sources is one dialog: the projector gives an Altinn 3 correspondence
