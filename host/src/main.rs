@@ -390,7 +390,6 @@ enum PartiesCommand {
 
 fn main() {
     few_malloc_arenas();
-    trim_freed_memory();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("the tokio runtime");
     runtime.block_on(main_async());
 }
@@ -407,23 +406,6 @@ fn few_malloc_arenas() {
             libc::mallopt(libc::M_ARENA_MAX, 2);
         }
     }
-}
-
-/// glibc returns freed memory to the system only from the top of a heap: a long backfill's
-/// freed pages inside the heaps stayed resident, more of them the longer it ran (one 5M
-/// backfill peaked at 115 MiB, the next at 147, with the same live data). `malloc_trim` gives
-/// the free pages inside the heaps back too; a thread of its own does it every two seconds.
-fn trim_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    let _ = std::thread::Builder::new().name("malloc-trim".into()).spawn(|| {
-        loop {
-            std::thread::sleep(std::time::Duration::from_secs(2));
-            // SAFETY: malloc_trim takes each arena's lock; any thread may call it at any time.
-            unsafe {
-                libc::malloc_trim(0);
-            }
-        }
-    });
 }
 
 async fn main_async() {
