@@ -536,8 +536,8 @@ async fn a_search_expires_snapshots_by_index_not_by_scan() {
 }
 
 /// A reader's page cache is kept to 8 MiB and the writer's to 32 MiB: a reader's lookups land
-/// all over a growing file and fill whatever it may hold, which made a 5M backfill's memory grow
-/// half again over a 1M one's with four readers at 32 MiB (BENCHMARKS.md).
+/// all over a growing file and fill whatever it may hold (a 1M backfill peaked at 125 MiB with
+/// the readers at 32 MiB, at 105 MiB with 8; BENCHMARKS.md).
 #[tokio::test]
 async fn readers_keep_smaller_page_caches_than_the_writer() {
     use dialogsync::store::Store;

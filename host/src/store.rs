@@ -110,9 +110,9 @@ use crate::clock::stamp as now;
 /// The writer's page cache: 32 MiB (SQLite's default is 2 MiB), so the index pages a large
 /// backfill's commits keep inserting into stay in memory instead of going to the file.
 const WRITER_CACHE_KIB: i64 = 32 * 1024;
-/// Each reader's: 8 MiB. A reader's lookups and searches land all over a growing file, so its
-/// cache fills up to its limit however large that is, and four readers at 32 MiB made a 5M
-/// backfill's memory grow 50 % over a 1M one's; a page they miss comes from the OS's cache.
+/// Each reader's: 8 MiB. A reader's lookups land all over a growing file, so its cache fills up
+/// to whatever it may hold (a 1M backfill: 22 MiB of pages read by lookups, heaptrack), and a
+/// page it misses comes from the OS's cache. 32 MiB each gave a peak of 125 MiB, 8 MiB 105 MiB.
 const READER_CACHE_KIB: i64 = 8 * 1024;
 
 /// A pool's options on a SQLite file: each connection's settings, its page cache `cache_kib`.
