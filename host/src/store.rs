@@ -111,8 +111,9 @@ use crate::clock::stamp as now;
 /// backfill's commits keep inserting into stay in memory instead of going to the file.
 const WRITER_CACHE_KIB: i64 = 32 * 1024;
 /// Each reader's: 8 MiB. A reader's lookups land all over a growing file, so its cache fills up
-/// to whatever it may hold (a 1M backfill: 22 MiB of pages read by lookups, heaptrack), and a
-/// page it misses comes from the OS's cache. 32 MiB each gave a peak of 125 MiB, 8 MiB 105 MiB.
+/// to whatever it may hold (heaptrack of a 1M backfill: 62 MiB of SQLite's heap, the writer's
+/// cache at most 32 of it), and a page it misses comes from the OS's cache. With two malloc
+/// arenas, readers at 32 MiB each gave that backfill a peak of 125 MiB, at 8 MiB 105 MiB.
 const READER_CACHE_KIB: i64 = 8 * 1024;
 
 /// A pool's options on a SQLite file: each connection's settings, its page cache `cache_kib`.
