@@ -575,6 +575,51 @@ async fn a_commit_reads_its_stored_dialogs_by_index_on_both_stores() {
     assert!(!steps.iter().any(|p| p.starts_with("SCAN dialogs") || p.contains("Seq Scan on dialogs")), "{steps:?}");
 }
 
+/// A page looks its records up in raw_records by (source, source id): the primary key, on both
+/// stores, even while PostgreSQL's statistics say the source has no records (taken before its
+/// first ones went in, as when a backfill moves on to its next source). A join with a list of
+/// pairs then let PostgreSQL filter every record of the source on every page: a
+/// 100,000-record backfill took 40.8 s, 12.0 s by the key.
+#[tokio::test]
+async fn a_page_looks_its_staged_records_up_by_primary_key_on_both_stores() {
+    use dialogsync::store::Store;
+    use dialogsync_core::db::{Db, Dialect, Statement, staged_final_statement};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&common::store_url(dir.path())).await.unwrap();
+    let mut conn = store.connection().await.unwrap();
+    let fill = |source: &str| {
+        let (rows, payload) = match conn.dialect() {
+            Dialect::Sqlite => ("WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 3000) SELECT n FROM g", "X'00'"),
+            Dialect::Postgres => ("SELECT generate_series(1, 3000) AS n", "'\\x00'::bytea"),
+        };
+        Statement::new(format!(
+            "INSERT INTO raw_records (source, source_id, content_hash, source_version, content_type, payload, origin, outcome, first_seen, last_seen, created_day)
+             SELECT '{source}', 'r' || n, 'h' || n, 1, 'application/json', {payload}, 'o', 'migrated', 't', 't', '2025-01-' || (10 + n % 20) FROM ({rows}) AS g"
+        ))
+    };
+    let (a, b) = (fill("a"), fill("b"));
+    conn.execute(a).await.unwrap();
+    let steps: Vec<String> = match conn.dialect() {
+        Dialect::Sqlite => {
+            conn.execute(b).await.unwrap();
+            let s = staged_final_statement(Dialect::Sqlite, "b", &["r1", "r2"]);
+            conn.query(Statement { sql: format!("EXPLAIN QUERY PLAN {}", s.sql), ..s }).await.unwrap().iter().map(|r| r.text(3)).collect()
+        }
+        Dialect::Postgres => {
+            conn.execute(Statement::new("ANALYZE raw_records")).await.unwrap();
+            conn.execute(b).await.unwrap();
+            let s = staged_final_statement(Dialect::Postgres, "b", &["r1", "r2"]);
+            conn.query(Statement { sql: format!("EXPLAIN {}", s.sql), ..s }).await.unwrap().iter().map(|r| r.text(0)).collect()
+        }
+    };
+    let by_key = |p: &String| p.contains("SEARCH r USING INDEX sqlite_autoindex_raw_records_1 (source=? AND source_id=?)") || (p.contains("Index Cond: ((source = ") && p.contains("AND (source_id = k.id))"));
+    assert!(steps.iter().any(by_key), "{steps:?}");
+    // And what it finds: the pairs asked for, not the record's other versions.
+    let keys = [("r1".to_string(), "h1".to_string()), ("r2".to_string(), "other".to_string())];
+    let found = store.staged_final("b", &keys).await.unwrap();
+    assert_eq!(found, [("r1".to_string(), "h1".to_string())].into_iter().collect());
+}
+
 /// `status` (markdown) as of `now`, the simulator's address written `SIM`.
 fn status_md(env: &Env, now: &str, sim: &Sim) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dialogsync")).arg("--config").arg(&env.config).arg("status").env("DIALOGSYNC_NOW", now).output().unwrap();

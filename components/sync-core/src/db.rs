@@ -260,14 +260,6 @@ impl Dialect {
         }
     }
 
-    /// A table of two text columns, `a` and `b`, from a JSON array of pairs bound as `$n`.
-    pub fn pairs(self, n: usize) -> String {
-        match self {
-            Dialect::Sqlite => format!("(SELECT json_extract(value, '$[0]') AS a, json_extract(value, '$[1]') AS b FROM json_each(${n}))"),
-            Dialect::Postgres => format!("(SELECT x ->> 0 AS a, x ->> 1 AS b FROM jsonb_array_elements(CAST(${n} AS jsonb)) AS x)"),
-        }
-    }
-
     /// Whether text `a` contains text `b`.
     pub fn contains(self, a: &str, b: &str) -> String {
         match self {
@@ -327,16 +319,27 @@ pub async fn staged_final<D: Db>(db: &mut D, source: &str, keys: &[(String, Stri
     if keys.is_empty() {
         return Ok(HashSet::new());
     }
-    // CROSS JOIN: SQLite then walks the list and looks each pair up by primary key, instead of
-    // scanning the source's records once per pair.
-    let sql = format!(
-        "SELECT r.source_id, r.content_hash FROM {} AS k CROSS JOIN raw_records r
-         WHERE r.source = $1 AND r.source_id = k.a AND r.content_hash = k.b AND r.outcome IN ('migrated', 'unchanged', 'skipped')",
-        db.dialect().pairs(2)
-    );
-    let pairs = serde_json::to_string(keys).expect("pairs");
-    let rows = db.query(Statement::new(sql).bind(source).bind(pairs)).await?;
-    Ok(rows.iter().map(|r| (r.text(0), r.text(1))).collect())
+    let ids: Vec<&str> = keys.iter().map(|(id, _)| id.as_str()).collect();
+    let rows = db.query(staged_final_statement(db.dialect(), source, &ids)).await?;
+    let asked: HashSet<(&str, &str)> = keys.iter().map(|(id, hash)| (id.as_str(), hash.as_str())).collect();
+    Ok(rows.iter().map(|r| (r.text(0), r.text(1))).filter(|(id, hash)| asked.contains(&(id.as_str(), hash.as_str()))).collect())
+}
+
+/// The settled versions of the records `ids` of `source`, each looked up by primary key (the
+/// caller keeps the pairs it asked for). The list drives the lookups, so neither store may scan
+/// the source's records instead: statistics taken before a source's first records (PostgreSQL
+/// then believes it has none) made a join with the list hash all of them on every page.
+pub fn staged_final_statement(d: Dialect, source: &str, ids: &[&str]) -> Statement {
+    let sql = match d {
+        // CROSS JOIN: SQLite keeps the list as the outer loop.
+        Dialect::Sqlite => "SELECT r.source_id, r.content_hash FROM json_each($2) AS k CROSS JOIN raw_records r
+             WHERE r.source = $1 AND r.source_id = k.value AND r.outcome IN ('migrated', 'unchanged', 'skipped')",
+        // OFFSET 0 keeps the subquery a lookup per id, by the primary key (a nested loop).
+        Dialect::Postgres => "SELECT r.source_id, r.content_hash FROM jsonb_array_elements_text(CAST($2 AS jsonb)) AS k(id) CROSS JOIN LATERAL (
+               SELECT source_id, content_hash FROM raw_records
+               WHERE source = $1 AND source_id = k.id AND outcome IN ('migrated', 'unchanged', 'skipped') OFFSET 0) AS r",
+    };
+    Statement::new(sql).bind(source).bind(json_list(ids))
 }
 
 /// Party URNs for the given legacy party ids that the register knows.
