@@ -248,6 +248,24 @@ impl Dialect {
         }
     }
 
+    /// `SELECT columns FROM table WHERE key IN (the JSON array bound as $n) AND filter`, as one
+    /// lookup of `table` by `key` (with the equalities in `filter`) per item of the list. For
+    /// PostgreSQL a lookup per item (LATERAL, kept apart by OFFSET 0), so it never scans instead:
+    /// with statistics taken before a source's first rows, it believed a source had none, and
+    /// filtered every row of the source on every page rather than looking the list up.
+    pub fn by_keys(self, table: &str, columns: &str, key: &str, n: usize, filter: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("SELECT {columns} FROM {table} WHERE {key} IN (SELECT value FROM json_each(${n})) AND {filter}"),
+            Dialect::Postgres => {
+                let outer: Vec<String> = columns.split(',').map(|c| format!("t.{}", c.trim())).collect();
+                format!(
+                    "SELECT {} FROM jsonb_array_elements_text(CAST(${n} AS jsonb)) AS k(value) CROSS JOIN LATERAL (SELECT {columns} FROM {table} WHERE {key} = k.value AND {filter} OFFSET 0) AS t",
+                    outer.join(", ")
+                )
+            }
+        }
+    }
+
     /// `column` is one of the texts of the JSON array bound as `$n` ([`json_list`]). For
     /// PostgreSQL an array (`= ANY`), not an `IN` subquery: a row's test of the array is an index
     /// condition wherever it stands, where two `IN` subqueries joined by `OR` made it scan the
@@ -326,19 +344,9 @@ pub async fn staged_final<D: Db>(db: &mut D, source: &str, keys: &[(String, Stri
 }
 
 /// The settled versions of the records `ids` of `source`, each looked up by primary key (the
-/// caller keeps the pairs it asked for). The list drives the lookups, so neither store may scan
-/// the source's records instead: statistics taken before a source's first records (PostgreSQL
-/// then believes it has none) made a join with the list hash all of them on every page.
-pub fn staged_final_statement(d: Dialect, source: &str, ids: &[&str]) -> Statement {
-    let sql = match d {
-        // CROSS JOIN: SQLite keeps the list as the outer loop.
-        Dialect::Sqlite => "SELECT r.source_id, r.content_hash FROM json_each($2) AS k CROSS JOIN raw_records r
-             WHERE r.source = $1 AND r.source_id = k.value AND r.outcome IN ('migrated', 'unchanged', 'skipped')",
-        // OFFSET 0 keeps the subquery a lookup per id, by the primary key (a nested loop).
-        Dialect::Postgres => "SELECT r.source_id, r.content_hash FROM jsonb_array_elements_text(CAST($2 AS jsonb)) AS k(id) CROSS JOIN LATERAL (
-               SELECT source_id, content_hash FROM raw_records
-               WHERE source = $1 AND source_id = k.id AND outcome IN ('migrated', 'unchanged', 'skipped') OFFSET 0) AS r",
-    };
+/// caller keeps the pairs it asked for).
+pub fn staged_final_statement<S: AsRef<str>>(d: Dialect, source: &str, ids: &[S]) -> Statement {
+    let sql = d.by_keys("raw_records", "source_id, content_hash", "source_id", 2, "source = $1 AND outcome IN ('migrated', 'unchanged', 'skipped')");
     Statement::new(sql).bind(source).bind(json_list(ids))
 }
 
@@ -361,11 +369,7 @@ async fn stored_dialogs<D: Db, S: AsRef<str>>(db: &mut D, source: &str, source_i
     if source_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let sql = format!(
-        "SELECT source_id, id, source_version, content_hash, document, party, service_resource FROM dialogs WHERE source = $1 AND {}",
-        db.dialect().in_list("source_id", 2)
-    );
-    let rows = db.query(Statement::new(sql).bind(source).bind(json_list(source_ids))).await?;
+    let rows = db.query(stored_dialogs_statement(db.dialect(), source, source_ids)).await?;
     Ok(rows
         .iter()
         .map(|r| {
@@ -380,9 +384,19 @@ pub async fn tombstones<D: Db>(db: &mut D, source: &str, source_ids: &[String]) 
     if source_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let sql = format!("SELECT source_id, source_version FROM tombstones WHERE source = $1 AND {}", db.dialect().in_list("source_id", 2));
-    let rows = db.query(Statement::new(sql).bind(source).bind(json_list(source_ids))).await?;
+    let rows = db.query(tombstones_statement(db.dialect(), source, source_ids)).await?;
     Ok(rows.iter().map(|r| (r.text(0), r.int(1))).collect())
+}
+
+/// The stored dialogs of the records `source_ids` of `source`, by source id.
+pub fn stored_dialogs_statement<S: AsRef<str>>(d: Dialect, source: &str, source_ids: &[S]) -> Statement {
+    let sql = d.by_keys("dialogs", "source_id, id, source_version, content_hash, document, party, service_resource", "source_id", 2, "source = $1");
+    Statement::new(sql).bind(source).bind(json_list(source_ids))
+}
+
+/// The tombstones of the records `source_ids` of `source`.
+pub fn tombstones_statement<S: AsRef<str>>(d: Dialect, source: &str, source_ids: &[S]) -> Statement {
+    Statement::new(d.by_keys("tombstones", "source_id, source_version", "source_id", 2, "source = $1")).bind(source).bind(json_list(source_ids))
 }
 
 // ---- A page's commit ----
