@@ -611,15 +611,16 @@ async fn a_page_looks_its_records_up_by_key_on_both_stores() {
         conn.execute(Statement::new(sql)).await.unwrap();
     }
     let ids = ["r1", "r2"];
-    for (table, s) in [("raw_records", staged_final_statement(d, "b", &ids)), ("dialogs", stored_dialogs_statement(d, "b", &ids)), ("tombstones", tombstones_statement(d, "b", &ids))] {
+    let pairs = [("r1".to_string(), "h1".to_string()), ("r2".to_string(), "h2".to_string())];
+    for (table, s) in [("raw_records", staged_final_statement(d, "b", &pairs)), ("dialogs", stored_dialogs_statement(d, "b", &ids)), ("tombstones", tombstones_statement(d, "b", &ids))] {
         let plan: Vec<String> = match d {
             Dialect::Sqlite => conn.query(Statement { sql: format!("EXPLAIN QUERY PLAN {}", s.sql), ..s }).await.unwrap().iter().map(|r| r.text(3)).collect(),
             Dialect::Postgres => conn.query(Statement { sql: format!("EXPLAIN {}", s.sql), ..s }).await.unwrap().iter().map(|r| r.text(0)).collect(),
         };
         let by_key = match d {
-            Dialect::Sqlite => plan.iter().any(|p| p.starts_with(&format!("SEARCH {table} USING ")) && p.contains("(source=? AND source_id=?)")),
+            Dialect::Sqlite => plan.iter().any(|p| p.starts_with(&format!("SEARCH t USING ")) && p.contains(&format!("{table}_")) && p.contains("(source=? AND source_id=?")),
             Dialect::Postgres => {
-                plan.iter().any(|p| p.contains(&format!(" on {table}"))) && plan.iter().any(|p| p.contains("Index Cond: ((source = ") && p.contains("AND (source_id = k.value))"))
+                plan.iter().any(|p| p.contains(&format!(" on {table}"))) && plan.iter().any(|p| p.contains("Index Cond: ((source = ") && p.contains("AND (source_id = (k.value"))
             }
         };
         assert!(by_key, "{table}: {plan:?}");

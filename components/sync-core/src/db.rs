@@ -248,19 +248,31 @@ impl Dialect {
         }
     }
 
-    /// `SELECT columns FROM table WHERE key IN (the JSON array bound as $n) AND filter`, as one
-    /// lookup of `table` by `key` (with the equalities in `filter`) per item of the list. For
-    /// PostgreSQL a lookup per item (LATERAL, kept apart by OFFSET 0), so it never scans instead:
-    /// with statistics taken before a source's first rows, it believed a source had none, and
-    /// filtered every row of the source on every page rather than looking the list up.
-    pub fn by_keys(self, table: &str, columns: &str, key: &str, n: usize, filter: &str) -> String {
+    /// `SELECT columns FROM table WHERE (keys) IN (the JSON array bound as $n) AND filter`, as
+    /// one lookup of `table` by `keys` (with the equalities in `filter`) per item of the list:
+    /// texts for one key ([`json_list`]), arrays of texts for several. The list drives the
+    /// lookups (SQLite: a CROSS JOIN; PostgreSQL: LATERAL, kept apart by OFFSET 0), so neither
+    /// store scans instead: PostgreSQL, with statistics taken before a source's first rows,
+    /// believed a source had none and filtered every row of it on every page.
+    pub fn by_keys(self, table: &str, columns: &str, keys: &[&str], n: usize, filter: &str) -> String {
+        let outer: Vec<String> = columns.split(',').map(|c| format!("t.{}", c.trim())).collect();
+        let item = |i: usize| match (self, keys.len()) {
+            (Dialect::Sqlite, 1) => "k.value".to_string(),
+            (Dialect::Sqlite, _) => format!("json_extract(k.value, '$[{i}]')"),
+            (Dialect::Postgres, 1) => "k.value #>> '{}'".to_string(),
+            (Dialect::Postgres, _) => format!("k.value ->> {i}"),
+        };
         match self {
-            Dialect::Sqlite => format!("SELECT {columns} FROM {table} WHERE {key} IN (SELECT value FROM json_each(${n})) AND {filter}"),
+            Dialect::Sqlite => {
+                let on: Vec<String> = keys.iter().enumerate().map(|(i, k)| format!("t.{k} = {}", item(i))).collect();
+                format!("SELECT {} FROM json_each(${n}) AS k CROSS JOIN {table} AS t WHERE {} AND {filter}", outer.join(", "), on.join(" AND "))
+            }
             Dialect::Postgres => {
-                let outer: Vec<String> = columns.split(',').map(|c| format!("t.{}", c.trim())).collect();
+                let on: Vec<String> = keys.iter().enumerate().map(|(i, k)| format!("{k} = {}", item(i))).collect();
                 format!(
-                    "SELECT {} FROM jsonb_array_elements_text(CAST(${n} AS jsonb)) AS k(value) CROSS JOIN LATERAL (SELECT {columns} FROM {table} WHERE {key} = k.value AND {filter} OFFSET 0) AS t",
-                    outer.join(", ")
+                    "SELECT {} FROM jsonb_array_elements(CAST(${n} AS jsonb)) AS k(value) CROSS JOIN LATERAL (SELECT {columns} FROM {table} WHERE {} AND {filter} OFFSET 0) AS t",
+                    outer.join(", "),
+                    on.join(" AND ")
                 )
             }
         }
@@ -337,17 +349,15 @@ pub async fn staged_final<D: Db>(db: &mut D, source: &str, keys: &[(String, Stri
     if keys.is_empty() {
         return Ok(HashSet::new());
     }
-    let ids: Vec<&str> = keys.iter().map(|(id, _)| id.as_str()).collect();
-    let rows = db.query(staged_final_statement(db.dialect(), source, &ids)).await?;
-    let asked: HashSet<(&str, &str)> = keys.iter().map(|(id, hash)| (id.as_str(), hash.as_str())).collect();
-    Ok(rows.iter().map(|r| (r.text(0), r.text(1))).filter(|(id, hash)| asked.contains(&(id.as_str(), hash.as_str()))).collect())
+    let rows = db.query(staged_final_statement(db.dialect(), source, keys)).await?;
+    Ok(rows.iter().map(|r| (r.text(0), r.text(1))).collect())
 }
 
-/// The settled versions of the records `ids` of `source`, each looked up by primary key (the
-/// caller keeps the pairs it asked for).
-pub fn staged_final_statement<S: AsRef<str>>(d: Dialect, source: &str, ids: &[S]) -> Statement {
-    let sql = d.by_keys("raw_records", "source_id, content_hash", "source_id", 2, "source = $1 AND outcome IN ('migrated', 'unchanged', 'skipped')");
-    Statement::new(sql).bind(source).bind(json_list(ids))
+/// The staged versions `(source_id, content_hash)` of `source` with a final outcome, each looked
+/// up by primary key.
+pub fn staged_final_statement(d: Dialect, source: &str, keys: &[(String, String)]) -> Statement {
+    let sql = d.by_keys("raw_records", "source_id, content_hash", &["source_id", "content_hash"], 2, "source = $1 AND outcome IN ('migrated', 'unchanged', 'skipped')");
+    Statement::new(sql).bind(source).bind(serde_json::to_string(keys).expect("pairs"))
 }
 
 /// Party URNs for the given legacy party ids that the register knows.
@@ -390,13 +400,13 @@ pub async fn tombstones<D: Db>(db: &mut D, source: &str, source_ids: &[String]) 
 
 /// The stored dialogs of the records `source_ids` of `source`, by source id.
 pub fn stored_dialogs_statement<S: AsRef<str>>(d: Dialect, source: &str, source_ids: &[S]) -> Statement {
-    let sql = d.by_keys("dialogs", "source_id, id, source_version, content_hash, document, party, service_resource", "source_id", 2, "source = $1");
+    let sql = d.by_keys("dialogs", "source_id, id, source_version, content_hash, document, party, service_resource", &["source_id"], 2, "source = $1");
     Statement::new(sql).bind(source).bind(json_list(source_ids))
 }
 
 /// The tombstones of the records `source_ids` of `source`.
 pub fn tombstones_statement<S: AsRef<str>>(d: Dialect, source: &str, source_ids: &[S]) -> Statement {
-    Statement::new(d.by_keys("tombstones", "source_id, source_version", "source_id", 2, "source = $1")).bind(source).bind(json_list(source_ids))
+    Statement::new(d.by_keys("tombstones", "source_id, source_version", &["source_id"], 2, "source = $1")).bind(source).bind(json_list(source_ids))
 }
 
 // ---- A page's commit ----
